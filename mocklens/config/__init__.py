@@ -1,0 +1,1 @@
+"""mocklens.config layer."""

@@ -1,0 +1,69 @@
+"""Exception policy of mocklens.
+
+Every error a user can cause (bad config, impossible range, existing output, corrupt or
+missing file, full disk) is a subclass of :class:`MockLensError`. Each carries the exit code
+the command line returns, and its message is one line that names the problem, so that the CLI
+can print ``error: <message>`` and exit without a traceback. Programming errors (bugs) are
+ordinary Python exceptions and keep their traceback.
+
+This module is pure Python and importable from every layer.
+"""
+
+from __future__ import annotations
+
+
+class MockLensError(Exception):
+    """Base class of all user-facing mocklens errors."""
+
+    exit_code = 1
+
+
+class ConfigError(MockLensError, ValueError):
+    """A configuration is invalid (unknown key, impossible range, bad type)."""
+
+    exit_code = 2
+
+
+class KernelInputError(MockLensError, ValueError):
+    """Arrays handed to a kernel wrapper have the wrong dtype, shape or values."""
+
+    exit_code = 2
+
+
+class OutputExistsError(MockLensError, FileExistsError):
+    """The output exists and ``--overwrite`` was not given."""
+
+    exit_code = 3
+
+
+class DatasetError(MockLensError):
+    """A dataset or shard is missing, truncated, corrupt or does not match its schema."""
+
+    exit_code = 4
+
+
+class ResourceError(MockLensError):
+    """The run cannot proceed: output not writable, not enough disk, wrong MPI size."""
+
+    exit_code = 5
+
+
+class StopRequested(MockLensError):
+    """A stop signal (SIGUSR1/SIGTERM) was received; finished work is kept for a rerun."""
+
+    #: Exit code the SLURM templates treat as "requeue me".
+    exit_code = 99
+
+
+EXIT_CODES = {
+    cls.__name__: cls.exit_code
+    for cls in (
+        MockLensError,
+        ConfigError,
+        KernelInputError,
+        OutputExistsError,
+        DatasetError,
+        ResourceError,
+        StopRequested,
+    )
+}

@@ -1,0 +1,1 @@
+"""mocklens.io layer."""

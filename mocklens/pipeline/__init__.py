@@ -1,0 +1,1 @@
+"""mocklens.pipeline layer."""

@@ -1,0 +1,1 @@
+"""mocklens.priors layer."""
