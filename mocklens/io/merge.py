@@ -1,0 +1,253 @@
+"""Joining per-rank shard files into one dataset.
+
+Each rank writes its own shard (``write_table``) covering a contiguous sample range; no
+parallel HDF5 is needed. Two ways to join them:
+
+* :func:`merge_copy` copies every row into one self-contained file, streaming shard by shard
+  so memory stays bounded by one block, whatever the run size.
+* :func:`build_virtual` writes a small master file of HDF5 virtual datasets that map the
+  shards in place (no copy). Source names are stored relative to the master's directory, so
+  the run directory can be moved or copied as a whole.
+
+Both refuse shards that are incomplete, disagree in columns, dtypes or trailing shapes, or
+whose sample ranges are not contiguous, and both write atomically like ``write_table``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from mocklens.errors import DatasetError
+from mocklens.io.layout import SAMPLE_START_ATTR, SAMPLE_STOP_ATTR, SEP, virtual_fill_value
+from mocklens.io.reader import attrs_dict, check_complete, open_file
+from mocklens.io.writer import atomic_file, create_column, root_attrs_with_format, set_attrs
+
+#: Uncompressed bytes copied per block by merge_copy [bytes]; bounds memory use.
+COPY_BLOCK_BYTES = 64 * 1024 * 1024
+
+#: Library version bounds of a virtual master. Virtual datasets need the 1.10 layout message,
+#: so the upper bound cannot be lower than 'v110'; capping it there (never 'latest') keeps the
+#: master readable by HDF5 1.10 tools, which could not open a master written with 'latest'.
+#: The lower bound 'earliest' keeps every other object in the oldest format.
+VIRTUAL_LIBVER = ("earliest", "v110")
+
+
+@dataclass(frozen=True)
+class _Shard:
+    path: Path
+    n_rows: int
+    sample_start: int
+    sample_stop: int
+    columns: dict  # "group/name" -> (dtype, trailing shape)
+
+
+def _scan(path: Path) -> _Shard:
+    attrs = check_complete(path)
+    start, stop = attrs.get(SAMPLE_START_ATTR), attrs.get(SAMPLE_STOP_ATTR)
+    if not isinstance(start, int) or not isinstance(stop, int):
+        raise DatasetError(f"{path}: missing integer {SAMPLE_START_ATTR}/{SAMPLE_STOP_ATTR}")
+    columns, lengths = {}, set()
+    with open_file(path) as handle:
+        for group_name, group in handle.items():
+            if not isinstance(group, h5py.Group):
+                continue
+            for name, dataset in group.items():
+                if isinstance(dataset, h5py.Dataset):
+                    columns[f"{group_name}{SEP}{name}"] = (dataset.dtype, dataset.shape[1:])
+                    lengths.add(dataset.shape[0])
+    if len(lengths) > 1:
+        raise DatasetError(f"{path}: columns have different numbers of rows")
+    n_rows = lengths.pop() if lengths else stop - start
+    if n_rows != stop - start:
+        raise DatasetError(f"{path}: {n_rows} rows but sample range [{start}, {stop})")
+    return _Shard(path, n_rows, start, stop, columns)
+
+
+def _scan_all(shard_paths: Sequence[str | os.PathLike], out_path: Path) -> list[_Shard]:
+    if not shard_paths:
+        raise DatasetError(f"{out_path}: no shards given")
+    shards = []
+    for raw in shard_paths:
+        path = Path(raw)
+        if path.resolve() == out_path.resolve():
+            raise DatasetError(f"{out_path}: output is also one of the shards")
+        shard = _scan(path)
+        if shards:
+            first, previous = shards[0], shards[-1]
+            _compare_columns(first, shard)
+            if shard.sample_start != previous.sample_stop:
+                raise DatasetError(
+                    f"{path}: starts at sample {shard.sample_start} but {previous.path} stops "
+                    f"at {previous.sample_stop}; shards must be contiguous and in sample order"
+                )
+        shards.append(shard)
+    return shards
+
+
+def _compare_columns(first: _Shard, shard: _Shard) -> None:
+    missing = sorted(set(first.columns) - set(shard.columns))
+    extra = sorted(set(shard.columns) - set(first.columns))
+    if missing or extra:
+        raise DatasetError(
+            f"{shard.path}: columns differ from {first.path} (missing {missing}, extra {extra})"
+        )
+    for key, (dtype, trailing) in first.columns.items():
+        other_dtype, other_trailing = shard.columns[key]
+        if other_dtype != dtype or other_trailing != trailing:
+            raise DatasetError(
+                f"{shard.path}: column {key} is {other_dtype} {other_trailing}, "
+                f"{first.path} has {dtype} {trailing}"
+            )
+
+
+def _merged_root_attrs(root_attrs: dict, shards: list[_Shard]) -> dict:
+    merged = dict(root_attrs)
+    merged[SAMPLE_START_ATTR] = shards[0].sample_start
+    merged[SAMPLE_STOP_ATTR] = shards[-1].sample_stop
+    return root_attrs_with_format(merged)
+
+
+def _copy_structure_attrs(first: Path, out: h5py.File) -> dict:
+    """Create the groups of ``first`` in ``out`` with their attributes; return column attrs."""
+    column_attrs = {}
+    with open_file(first) as handle:
+        for group_name, group in handle.items():
+            if not isinstance(group, h5py.Group):
+                continue
+            set_attrs(out.require_group(group_name), attrs_dict(group))
+            for name, dataset in group.items():
+                if isinstance(dataset, h5py.Dataset):
+                    column_attrs[f"{group_name}{SEP}{name}"] = attrs_dict(dataset)
+    return column_attrs
+
+
+def merge_copy(
+    shard_paths: Sequence[str | os.PathLike],
+    out_path: str | os.PathLike,
+    *,
+    root_attrs: dict,
+    overwrite: bool = False,
+) -> Path:
+    """Concatenate the rows of shards into one self-contained file, atomically.
+
+    Parameters
+    ----------
+    shard_paths : sequence of str or os.PathLike
+        Complete shard files in sample order; their ``[sample_start, sample_stop)`` ranges
+        must be contiguous.
+    out_path : str or os.PathLike
+        Merged file to write.
+    root_attrs : dict
+        Root attributes of the merged file. ``sample_start``/``sample_stop`` are set from the
+        first and last shard; ``format``/``format_version`` by the writer.
+    overwrite : bool, optional
+        Replace an existing ``out_path``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``, a complete file of ``sum(shard rows)`` rows per column.
+
+    Raises
+    ------
+    DatasetError
+        If a shard is missing or incomplete, its columns, dtypes or trailing shapes differ
+        from the first shard's, or the sample ranges are not contiguous; the message names
+        the shard.
+    OutputExistsError
+        If ``out_path`` exists and ``overwrite`` is false.
+    ResourceError
+        If the disk fills up (no partial file is left).
+    """
+    out_path = Path(out_path)
+    shards = _scan_all(shard_paths, out_path)
+    total = sum(s.n_rows for s in shards)
+    attrs = _merged_root_attrs(root_attrs, shards)
+    with atomic_file(out_path, overwrite=overwrite) as out:
+        column_attrs = _copy_structure_attrs(shards[0].path, out)
+        for key, (dtype, trailing) in shards[0].columns.items():
+            dataset = create_column(out, key, dtype, (total, *trailing))
+            set_attrs(dataset, column_attrs[key])
+        offset = 0
+        for shard in shards:
+            with open_file(shard.path) as source:
+                for key, (dtype, trailing) in shard.columns.items():
+                    row_nbytes = max(dtype.itemsize * int(np.prod(trailing)), 1)
+                    step = max(1, COPY_BLOCK_BYTES // row_nbytes)
+                    for start in range(0, shard.n_rows, step):
+                        stop = min(start + step, shard.n_rows)
+                        out[key][offset + start : offset + stop] = source[key][start:stop]
+            offset += shard.n_rows
+        set_attrs(out, attrs)
+    return out_path
+
+
+def build_virtual(
+    shard_paths: Sequence[str | os.PathLike],
+    out_path: str | os.PathLike,
+    *,
+    root_attrs: dict,
+    overwrite: bool = False,
+) -> Path:
+    """Write a master file whose datasets are virtual datasets over the shards, atomically.
+
+    Parameters
+    ----------
+    shard_paths : sequence of str or os.PathLike
+        Complete shard files in sample order, with contiguous sample ranges.
+    out_path : str or os.PathLike
+        Master file to write. Shard names are stored relative to its directory, so moving
+        the directory holding the master and the shards together keeps it readable.
+    root_attrs : dict
+        Root attributes of the master (``sample_start``/``sample_stop`` set from the shards).
+    overwrite : bool, optional
+        Replace an existing ``out_path``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``. Column and group attributes are copied from the first shard.
+
+    Raises
+    ------
+    DatasetError
+        If a shard is missing or incomplete, the shards disagree in columns, dtypes or
+        trailing shapes, or their sample ranges are not contiguous.
+    OutputExistsError
+        If ``out_path`` exists and ``overwrite`` is false.
+
+    Notes
+    -----
+    A shard that disappears later reads as the fill value (NaN for floats, -1 for signed
+    integers, see :func:`~mocklens.io.layout.virtual_fill_value`) rather than failing;
+    :func:`~mocklens.io.reader.check_complete` and ``read_table`` check that every mapped
+    shard exists and is complete.
+    """
+    out_path = Path(out_path)
+    shards = _scan_all(shard_paths, out_path)
+    total = sum(s.n_rows for s in shards)
+    attrs = _merged_root_attrs(root_attrs, shards)
+    out_dir = out_path.parent.resolve()
+    with atomic_file(out_path, overwrite=overwrite, libver=VIRTUAL_LIBVER) as out:
+        column_attrs = _copy_structure_attrs(shards[0].path, out)
+        for key, (dtype, trailing) in shards[0].columns.items():
+            layout = h5py.VirtualLayout(shape=(total, *trailing), dtype=dtype)
+            offset = 0
+            for shard in shards:
+                if shard.n_rows:
+                    relative = os.path.relpath(shard.path.resolve(), out_dir)
+                    source = h5py.VirtualSource(
+                        relative, key, shape=(shard.n_rows, *trailing), dtype=dtype
+                    )
+                    layout[offset : offset + shard.n_rows] = source
+                offset += shard.n_rows
+            dataset = out.create_virtual_dataset(key, layout, fillvalue=virtual_fill_value(dtype))
+            set_attrs(dataset, column_attrs[key])
+        set_attrs(out, attrs)
+    return out_path

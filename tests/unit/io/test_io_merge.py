@@ -1,0 +1,174 @@
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+from mocklens.errors import DatasetError, OutputExistsError
+from mocklens.io.merge import build_virtual, merge_copy
+from mocklens.io.reader import check_complete, read_table
+from mocklens.io.writer import write_table
+
+BOUNDS = [0, 40, 41, 100]  # uneven, including a one-row shard
+
+
+@pytest.fixture
+def run_dir(tmp_path, table_factory):
+    run = tmp_path / "run"
+    (run / "shards").mkdir(parents=True)
+    for i, (start, stop) in enumerate(zip(BOUNDS[:-1], BOUNDS[1:], strict=True)):
+        write_table(run / "shards" / f"shard-{i:03d}.h5", table_factory(start, stop))
+    return run
+
+
+def shards_of(run):
+    return sorted((run / "shards").glob("shard-*.h5"))
+
+
+def expected_columns(run):
+    parts = [read_table(p).columns for p in shards_of(run)]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def assert_columns(table, expected):
+    assert table.columns.keys() == expected.keys()
+    for key, column in expected.items():
+        assert table.columns[key].dtype == column.dtype
+        np.testing.assert_array_equal(table.columns[key], column, err_msg=key)
+
+
+ROOT = {"root_seed": 7, "n_samples": 100, "config": "{}"}
+
+
+def test_merge_copy_equals_concatenation(run_dir):
+    out = merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT)
+    merged = read_table(out)
+    assert_columns(merged, expected_columns(run_dir))
+    np.testing.assert_array_equal(merged.columns["sample/index"], np.arange(100))
+    assert merged.root_attrs["sample_start"] == 0 and merged.root_attrs["sample_stop"] == 100
+    assert merged.root_attrs["root_seed"] == 7
+    assert merged.column_attrs["point/x"]["units"] == "arcsec"
+    assert merged.group_attrs["lens"] == {"profile": "EPL"}
+    check_complete(out, verify_data=True)
+    with h5py.File(out) as f:
+        assert not f["point/x"].is_virtual and f["point/x"].fletcher32
+
+
+def test_merge_copy_streams_in_blocks(run_dir, monkeypatch):
+    from mocklens.io import merge
+
+    monkeypatch.setattr(merge, "COPY_BLOCK_BYTES", 64)  # force many small blocks
+    out = merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT)
+    assert_columns(read_table(out), expected_columns(run_dir))
+
+
+def test_build_virtual_matches_merge_copy(run_dir):
+    copy = read_table(merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT))
+    master = build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT)
+    virtual = read_table(master)
+    assert_columns(virtual, copy.columns)
+    assert virtual.column_attrs == copy.column_attrs
+    assert virtual.group_attrs == copy.group_attrs
+    assert virtual.root_attrs == copy.root_attrs
+    with h5py.File(master) as f:
+        sources = {vs.file_name for vs in f["point/x"].virtual_sources()}
+        assert f["point/x"].is_virtual
+    assert sources == {f"shards/shard-{i:03d}.h5" for i in range(3)}, "stored relative"
+
+
+def test_virtual_survives_moving_the_run_directory(run_dir, tmp_path, monkeypatch):
+    build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT)
+    expected = expected_columns(run_dir)
+    moved = tmp_path / "elsewhere" / "moved-run"
+    moved.parent.mkdir()
+    shutil.move(run_dir, moved)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert_columns(read_table(moved / "master.h5"), expected)
+
+
+def test_plain_h5py_reads_both_without_mocklens(run_dir, tmp_path):
+    merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT)
+    build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT)
+    script = textwrap.dedent(
+        """
+        import sys, h5py, numpy as np
+        assert "mocklens" not in sys.modules
+        with h5py.File(sys.argv[1]) as a, h5py.File(sys.argv[2]) as b:
+            assert a.attrs["complete"] == 1 and b.attrs["complete"] == 1
+            np.testing.assert_array_equal(a["point/x"][:], b["point/x"][:])
+            print(int(b["sample/index"][-1]))
+        """
+    )
+    # -I: isolated mode, so no PYTHONPATH and no cwd on sys.path.
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(run_dir / "merged.h5"), "master.h5"],
+        cwd=run_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "99"
+
+
+def test_build_virtual_refuses_missing_shard(run_dir):
+    paths = shards_of(run_dir)
+    paths[1].unlink()
+    with pytest.raises(DatasetError, match=r"shard-001\.h5: no such file"):
+        build_virtual(paths, run_dir / "master.h5", root_attrs=ROOT)
+    assert not (run_dir / "master.h5").exists()
+
+
+def test_shard_removed_after_build_is_detected(run_dir):
+    master = build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT)
+    shards_of(run_dir)[2].unlink()
+    with h5py.File(master) as f:
+        tail = f["sample/index"][41:]
+        assert (tail == -1).all(), "a missing shard reads as the fill value"
+        assert np.isnan(f["lens/theta_e"][41:]).all()
+    with pytest.raises(DatasetError, match=r"refers to missing file .*shard-002\.h5"):
+        check_complete(master)
+
+
+def test_build_virtual_refuses_incomplete_shard(run_dir):
+    paths = shards_of(run_dir)
+    with h5py.File(paths[0], "r+") as f:
+        del f.attrs["complete"]
+    with pytest.raises(DatasetError, match=r"shard-000\.h5: incomplete"):
+        build_virtual(paths, run_dir / "master.h5", root_attrs=ROOT)
+
+
+def test_mismatched_dtype_names_the_shard(run_dir, table_factory):
+    bad = table_factory(100, 110)
+    bad.columns["point/parity"] = bad.columns["point/parity"].astype(np.int16)
+    extra = write_table(run_dir / "shards" / "shard-003.h5", bad)
+    with pytest.raises(DatasetError, match=r"shard-003\.h5: column point/parity is int16"):
+        merge_copy([*shards_of(run_dir)], run_dir / "merged.h5", root_attrs=ROOT)
+    assert extra.exists() and not (run_dir / "merged.h5").exists()
+
+
+def test_missing_column_names_the_shard(run_dir, table_factory):
+    bad = table_factory(100, 110)
+    del bad.columns["lens/theta_e"], bad.column_attrs["lens/theta_e"]
+    write_table(run_dir / "shards" / "shard-003.h5", bad)
+    with pytest.raises(DatasetError, match=r"shard-003\.h5: columns differ .*lens/theta_e"):
+        build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT)
+
+
+def test_non_contiguous_ranges_refused(run_dir):
+    paths = shards_of(run_dir)
+    with pytest.raises(DatasetError, match="contiguous"):
+        merge_copy([paths[0], paths[2]], run_dir / "merged.h5", root_attrs=ROOT)
+    with pytest.raises(DatasetError, match="contiguous"):
+        build_virtual([paths[1], paths[0], paths[2]], run_dir / "m.h5", root_attrs=ROOT)
+
+
+def test_merge_refuses_existing_output(run_dir):
+    (run_dir / "merged.h5").write_bytes(b"x")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT)
+    merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT, overwrite=True)
+    check_complete(run_dir / "merged.h5")
