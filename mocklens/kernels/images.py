@@ -1,0 +1,370 @@
+"""Image finding for whole batches of lens systems, and per-image properties.
+
+:func:`solve_images_batch` is the batch driver: one ``prange`` iteration per system, each
+running the EPL finder (``mode = MODE_EPL``) or the general grid finder (``MODE_GRID``),
+then verifying, de-duplicating, measuring and sorting the images by arrival time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mocklens.kernels._jit import jit, jit_parallel, prange
+from mocklens.kernels.lens import CODE_SIS, lens_composite
+from mocklens.kernels.solve import (
+    DUPLICATE_DISTANCE,
+    FRAME_WIDTH,
+    MAX_CANDIDATES,
+    solve_epl_frame,
+)
+
+MODE_EPL, MODE_GRID = 1, 2
+#: Image types as stored in ``/point/type``.
+TYPE_NONE, TYPE_MINIMUM, TYPE_SADDLE, TYPE_MAXIMUM = 0, 1, 2, 3
+
+# settings vector indices
+S_N_ANGLES, S_TOLERANCE, S_MIN_ABS_MU, S_GRID_HALF, S_GRID_CELLS, S_GRID_DEPTH = 0, 1, 2, 3, 4, 5
+S_GRID_CX, S_GRID_CY = 6, 7
+SETTINGS_WIDTH = 8
+#: Rows of the float output of :func:`solve_images_batch`, in order.
+IMAGE_FLOAT_ROWS = ("x", "y", "mu", "fermat", "psi", "alpha_x", "alpha_y", "residual")
+
+
+@jit
+def newton_cartesian(x, y, beta_x, beta_y, codes, packed, max_iter):
+    """Polish an image of ``(beta_x, beta_y)`` by damped Newton steps in (x, y).
+
+    Parameters
+    ----------
+    x, y : float
+        Starting position [arcsec].
+    beta_x, beta_y : float
+        Source position [arcsec].
+    codes, packed : ndarray
+        Composite model (see ``mocklens.kernels.lens``).
+    max_iter : int
+        Iteration cap.
+
+    Returns
+    -------
+    x, y, residual : float
+        Polished position [arcsec] and lens-equation residual [arcsec].
+    """
+    _, ax, ay, fxx, fxy, fyy = lens_composite(x, y, codes, packed)
+    gx = x - ax - beta_x
+    gy = y - ay - beta_y
+    res = math.hypot(gx, gy)
+    for _ in range(max_iter):
+        if res == 0.0:
+            break
+        a11 = 1.0 - fxx
+        a12 = -fxy
+        a22 = 1.0 - fyy
+        det = a11 * a22 - a12 * a12
+        if det == 0.0 or not math.isfinite(det):
+            break
+        dx = -(a22 * gx - a12 * gy) / det
+        dy = -(-a12 * gx + a11 * gy) / det
+        lam = 1.0
+        improved = False
+        for _ in range(30):
+            nx = x + lam * dx
+            ny = y + lam * dy
+            _, nax, nay, nfxx, nfxy, nfyy = lens_composite(nx, ny, codes, packed)
+            ngx = nx - nax - beta_x
+            ngy = ny - nay - beta_y
+            nres = math.hypot(ngx, ngy)
+            if nres < res:
+                improved = True
+                break
+            lam *= 0.5
+        if not improved:
+            break
+        step = lam * math.hypot(dx, dy)
+        x, y, gx, gy, res = nx, ny, ngx, ngy, nres
+        ax, ay, fxx, fxy, fyy = nax, nay, nfxx, nfxy, nfyy
+        if step < 1e-15 * (1.0 + math.hypot(x, y)):
+            break
+    return x, y, res
+
+
+@jit
+def _epl_frame_params(codes, packed, i_main, i_shear, i_conv, beta_x, beta_y, fp):
+    """Fill the EPL-frame parameter vector; return (cos, sin, cx, cy) of the frame."""
+    p = packed[i_main]
+    if codes[i_main] == CODE_SIS:
+        b, t, q, c, s, cx, cy, nt = p[0], 1.0, 1.0, 1.0, 0.0, p[1], p[2], 1.0
+    else:
+        b, t, q, c, s, cx, cy, nt = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    g1 = 0.0
+    g2 = 0.0
+    kap = 0.0
+    if i_shear >= 0:
+        g1 = packed[i_shear, 0]
+        g2 = packed[i_shear, 1]
+    if i_conv >= 0:
+        kap = packed[i_conv, 0]
+    # shear and convergence act about the origin: move the source to the lens-centred problem
+    btx = beta_x - ((1.0 - kap - g1) * cx - g2 * cy)
+    bty = beta_y - (-g2 * cx + (1.0 - kap + g1) * cy)
+    cos2 = c * c - s * s
+    sin2 = 2.0 * c * s
+    g1p = g1 * cos2 + g2 * sin2
+    g2p = -g1 * sin2 + g2 * cos2
+    fp[0] = 1.0 - kap - g1p
+    fp[1] = -g2p
+    fp[2] = 1.0 - kap + g1p
+    fp[3] = c * btx + s * bty
+    fp[4] = -s * btx + c * bty
+    fp[5] = 2.0 * b**t / (1.0 + q)
+    fp[6] = q
+    fp[7] = t
+    fp[8] = nt
+    fp[9] = b
+    return c, s, cx, cy
+
+
+@jit
+def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, depth, cand):
+    """General image finder by adaptive subdivision and triangle mapping.
+
+    Parameters
+    ----------
+    beta_x, beta_y : float
+        Source position [arcsec].
+    codes, packed : ndarray
+        Composite model.
+    center_x, center_y, half : float
+        Centre and half-width of the square searched [arcsec].
+    cells : int
+        Cells per side of the coarse grid.
+    depth : int
+        Levels of 2x2 subdivision applied to cells whose mapped corners come near the source.
+    cand : ndarray of float64, shape (MAX_CANDIDATES, 3)
+        Written in place: x, y [arcsec] and residual [arcsec] of candidates.
+
+    Returns
+    -------
+    int
+        Number of candidates written.
+    """
+    n_cand = 0
+    size = 2.0 * half / cells
+    # explicit stack of cells (x0, y0, size, level) instead of recursion
+    stack = np.empty((4 * depth + 8 + cells * cells, 4))
+    for i in range(cells):
+        for j in range(cells):
+            top = 0
+            stack[0, 0] = center_x - half + i * size
+            stack[0, 1] = center_y - half + j * size
+            stack[0, 2] = size
+            stack[0, 3] = 0.0
+            top = 1
+            while top > 0:
+                top -= 1
+                x0 = stack[top, 0]
+                y0 = stack[top, 1]
+                h = stack[top, 2]
+                level = int(stack[top, 3])
+                bx = np.empty(4)
+                by = np.empty(4)
+                xs = np.empty(4)
+                ys = np.empty(4)
+                for k in range(4):
+                    xs[k] = x0 + h * (k % 2)
+                    ys[k] = y0 + h * (k // 2)
+                    r = lens_composite(xs[k], ys[k], codes, packed)
+                    bx[k] = xs[k] - r[1]
+                    by[k] = ys[k] - r[2]
+                lo_x = bx.min()
+                hi_x = bx.max()
+                lo_y = by.min()
+                hi_y = by.max()
+                margin = 0.5 * max(hi_x - lo_x, hi_y - lo_y) + 1e-12
+                if not (
+                    lo_x - margin <= beta_x <= hi_x + margin
+                    and lo_y - margin <= beta_y <= hi_y + margin
+                ):
+                    continue
+                if level < depth:
+                    hh = 0.5 * h
+                    for k in range(4):
+                        stack[top, 0] = x0 + hh * (k % 2)
+                        stack[top, 1] = y0 + hh * (k // 2)
+                        stack[top, 2] = hh
+                        stack[top, 3] = level + 1
+                        top += 1
+                    continue
+                # finest level: test the two triangles (0,1,3) and (0,3,2)
+                for tri in range(2):
+                    i1 = 1 if tri == 0 else 3
+                    i2 = 3 if tri == 0 else 2
+                    ex1 = bx[i1] - bx[0]
+                    ey1 = by[i1] - by[0]
+                    ex2 = bx[i2] - bx[0]
+                    ey2 = by[i2] - by[0]
+                    den = ex1 * ey2 - ey1 * ex2
+                    if den == 0.0:
+                        continue
+                    px = beta_x - bx[0]
+                    py = beta_y - by[0]
+                    l1 = (px * ey2 - py * ex2) / den
+                    l2 = (ex1 * py - ey1 * px) / den
+                    slack = 0.05
+                    if l1 >= -slack and l2 >= -slack and l1 + l2 <= 1.0 + slack:
+                        sx = xs[0] + l1 * (xs[i1] - xs[0]) + l2 * (xs[i2] - xs[0])
+                        sy = ys[0] + l1 * (ys[i1] - ys[0]) + l2 * (ys[i2] - ys[0])
+                        x, y, res = newton_cartesian(sx, sy, beta_x, beta_y, codes, packed, 60)
+                        if n_cand < cand.shape[0] and math.isfinite(x):
+                            cand[n_cand, 0] = x
+                            cand[n_cand, 1] = y
+                            cand[n_cand, 2] = res
+                            n_cand += 1
+    return n_cand
+
+
+@jit
+def image_properties(x, y, beta_x, beta_y, codes, packed):
+    """Potential, deflection, magnification, Fermat potential and type of one image.
+
+    Parameters
+    ----------
+    x, y : float
+        Image position [arcsec].
+    beta_x, beta_y : float
+        Source position [arcsec].
+    codes, packed : ndarray
+        Composite model.
+
+    Returns
+    -------
+    psi, alpha_x, alpha_y, mu, fermat, residual : float
+        [arcsec^2], [arcsec], [arcsec], [dimensionless], [arcsec^2], [arcsec].
+    image_type : int
+        TYPE_MINIMUM, TYPE_SADDLE or TYPE_MAXIMUM.
+    """
+    psi, ax, ay, fxx, fxy, fyy = lens_composite(x, y, codes, packed)
+    a11 = 1.0 - fxx
+    a22 = 1.0 - fyy
+    det = a11 * a22 - fxy * fxy
+    mu = 1.0 / det if det != 0.0 else math.inf
+    fermat = 0.5 * ((x - beta_x) ** 2 + (y - beta_y) ** 2) - psi
+    res = math.hypot(x - ax - beta_x, y - ay - beta_y)
+    if det < 0.0:
+        kind = TYPE_SADDLE
+    elif a11 + a22 > 0.0:
+        kind = TYPE_MINIMUM
+    else:
+        kind = TYPE_MAXIMUM
+    return psi, ax, ay, mu, fermat, res, kind
+
+
+@jit_parallel
+def solve_images_batch(codes, packed, beta_x, beta_y, mode, i_main, i_shear, i_conv,
+                       settings, out_f, out_i):
+    """Find, verify, measure and sort the images of a batch of systems.
+
+    Parameters
+    ----------
+    codes : ndarray of int64, shape (n_comp,)
+        Profile codes (same composition for every system).
+    packed : ndarray of float64, shape (n_sys, n_comp, PACK_WIDTH)
+        Packed parameters per system, C-contiguous.
+    beta_x, beta_y : ndarray of float64, shape (n_sys,)
+        Source positions [arcsec].
+    mode : int
+        MODE_EPL or MODE_GRID.
+    i_main, i_shear, i_conv : int
+        Component indices of the main deflector, shear and convergence (-1: absent);
+        used by MODE_EPL only.
+    settings : ndarray of float64, shape (SETTINGS_WIDTH,)
+        n_angles, tolerance [arcsec], min |mu|, grid half-width [arcsec], grid cells,
+        grid depth, grid centre x and y [arcsec].
+    out_f : ndarray of float64, shape (8, n_sys, K)
+        Written in place, NaN-padded, sorted by arrival (rows ``IMAGE_FLOAT_ROWS``):
+        x, y [arcsec], mu, fermat [arcsec^2], psi [arcsec^2], alpha_x, alpha_y [arcsec],
+        residual [arcsec].
+    out_i : ndarray of int64, shape (4, n_sys, K)
+        Written in place: parity, type, and in [2, :, 0] the number of kept images,
+        in [3, :, 0] the number of verified images before the |mu| cut.
+    """
+    n_sys = beta_x.shape[0]
+    k_max = out_f.shape[2]
+    n_angles = int(settings[S_N_ANGLES])
+    tol = settings[S_TOLERANCE]
+    min_mu = settings[S_MIN_ABS_MU]
+    for s in prange(n_sys):
+        cand = np.empty((MAX_CANDIDATES, 3))
+        bx = beta_x[s]
+        by = beta_y[s]
+        pk = packed[s]
+        n_cand = 0
+        if mode == 1:
+            fp = np.empty(FRAME_WIDTH)
+            c, sn, cx, cy = _epl_frame_params(codes, pk, i_main, i_shear, i_conv, bx, by, fp)
+            n_cand = solve_epl_frame(fp, n_angles, cand)
+            for k in range(n_cand):
+                xs = c * cand[k, 0] - sn * cand[k, 1] + cx
+                ys = sn * cand[k, 0] + c * cand[k, 1] + cy
+                cand[k, 0] = xs
+                cand[k, 1] = ys
+        else:
+            n_cand = solve_grid(bx, by, codes, pk, settings[S_GRID_CX], settings[S_GRID_CY],
+                                settings[S_GRID_HALF], int(settings[S_GRID_CELLS]),
+                                int(settings[S_GRID_DEPTH]), cand)
+        # verify in the sky frame with the composite model, merge duplicates
+        keep_x = np.empty(MAX_CANDIDATES)
+        keep_y = np.empty(MAX_CANDIDATES)
+        n_keep = 0
+        for k in range(n_cand):
+            x = cand[k, 0]
+            y = cand[k, 1]
+            _, ax, ay, _, _, _ = lens_composite(x, y, codes, pk)
+            res = math.hypot(x - ax - bx, y - ay - by)
+            if not (res <= tol):
+                continue
+            dup = False
+            for j in range(n_keep):
+                if math.hypot(keep_x[j] - x, keep_y[j] - y) < DUPLICATE_DISTANCE:
+                    dup = True
+                    break
+            if not dup:
+                keep_x[n_keep] = x
+                keep_y[n_keep] = y
+                n_keep += 1
+        props = np.empty((n_keep, 8))
+        kinds = np.empty(n_keep, dtype=np.int64)
+        n_kept = 0
+        for k in range(n_keep):
+            psi, ax, ay, mu, fermat, res, kind = image_properties(
+                keep_x[k], keep_y[k], bx, by, codes, pk
+            )
+            if not (abs(mu) >= min_mu):
+                continue
+            props[n_kept, 0] = keep_x[k]
+            props[n_kept, 1] = keep_y[k]
+            props[n_kept, 2] = mu
+            props[n_kept, 3] = fermat
+            props[n_kept, 4] = psi
+            props[n_kept, 5] = ax
+            props[n_kept, 6] = ay
+            props[n_kept, 7] = res
+            kinds[n_kept] = kind
+            n_kept += 1
+        order = np.argsort(props[:n_kept, 3])
+        for k in range(k_max):
+            if k < n_kept:
+                j = order[k]
+                for r in range(out_f.shape[0]):
+                    out_f[r, s, k] = props[j, r]
+                out_i[0, s, k] = 1 if props[j, 2] > 0.0 else -1
+                out_i[1, s, k] = kinds[j]
+            else:
+                for r in range(out_f.shape[0]):
+                    out_f[r, s, k] = np.nan
+                out_i[0, s, k] = 0
+                out_i[1, s, k] = TYPE_NONE
+        out_i[2, s, 0] = min(n_kept, k_max)
+        out_i[3, s, 0] = n_kept

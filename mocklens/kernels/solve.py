@@ -1,0 +1,381 @@
+"""Point-source image finding: all images of a point source, polished and verified.
+
+Two finders share one verification step:
+
+* :func:`solve_epl_frame`, for one EPL (or SIE/SIS) main deflector with optional external shear
+  and convergence. In the EPL's major-axis frame the lens equation is
+  ``beta = R A u(phi) - R**(1-t) w(phi)`` with ``u = (cos(phi)/q, sin(phi))``,
+  ``A = (1 - kappa_ext) I - Gamma``, ``w = 2 b**t/(1+q) Omega(phi)`` (Tessore & Metcalf 2015).
+  Crossing with ``w`` and ``A u`` eliminates ``R`` (the idea of Wempe et al. 2022, used in
+  lenstronomy's ``analytical`` solver): with ``D = Au x w``, ``P = beta x w``,
+  ``Q = beta x Au`` an image satisfies ``R = P/D > 0`` and ``Q = D**t P**(1-t)``, a 1-D
+  equation in ``phi``. We scan ``F = Q|P|^a - sgn(D)|D|^t |P|^(1-t+a)``, ``a = max(0, t-1)``
+  (continuous everywhere) on a uniform grid, bracket sign changes, probe every local
+  minimum of ``|F|`` for a hidden pair of roots (images close to a critical curve), and find
+  the central image of slopes shallower than isothermal (``t < 1``) by Newton's method in
+  ``(ln R, phi)`` from the dominant balance ``beta ~ -R**(1-t) w``: that image sits within
+  ``~R`` of a zero of ``P`` and is far narrower than any grid.
+* :func:`solve_grid`, for any composite model: adaptive subdivision of an image-plane grid,
+  triangle mapping at the finest level, Newton polish.
+
+Every candidate is polished by Newton's method and kept only if its lens-equation residual
+``|theta - alpha(theta) - beta|`` is below the tolerance; duplicates are merged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mocklens.kernels._jit import jit
+from mocklens.kernels.epl import _epl_major_axis, omega_epl
+from mocklens.kernels.lens import lens_composite  # noqa: F401
+
+#: Most candidate images a finder may return before de-duplication.
+MAX_CANDIDATES = 24
+#: Two polished candidates closer than this are the same image [arcsec].
+DUPLICATE_DISTANCE = 1e-8
+#: Bracket width at which the 1-D root search stops before the Newton polish [rad].
+BRACKET_TOLERANCE = 1e-12
+#: Newton iterations allowed for the final polish.
+MAX_NEWTON = 40
+
+# Indices into the frame-parameter vector ``fp`` of the EPL finder.
+_A11, _A12, _A22, _B1, _B2, _C0, _Q, _T, _NT, _B = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+FRAME_WIDTH = 10
+
+
+@jit
+def _frame_eval(phi, fp):
+    """Return D, P, Q, w1, w2 of the 1-D EPL equation at elliptical angle ``phi``."""
+    ce = math.cos(phi)
+    se = math.sin(phi)
+    q = fp[_Q]
+    u1 = ce / q
+    u2 = se
+    m1 = fp[_A11] * u1 + fp[_A12] * u2
+    m2 = fp[_A12] * u1 + fp[_A22] * u2
+    om_r, om_i = omega_epl(ce, se, q, fp[_T], int(fp[_NT]))
+    w1 = fp[_C0] * om_r
+    w2 = fp[_C0] * om_i
+    b1 = fp[_B1]
+    b2 = fp[_B2]
+    return m1 * w2 - m2 * w1, b1 * w2 - b2 * w1, b1 * m2 - b2 * m1, w1, w2
+
+
+@jit
+def _f_value(d, p, q_, t):
+    """The continuous 1-D function whose sign changes bracket images (see module notes)."""
+    if t == 1.0:
+        return q_ - d
+    sd = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
+    if t < 1.0:
+        return q_ - sd * abs(d) ** t * abs(p) ** (1.0 - t)
+    return q_ * abs(p) ** (t - 1.0) - sd * abs(d) ** t
+
+
+@jit
+def _g_at(phi, fp, which):
+    """Evaluate ``F`` (which = 0) or ``P`` (which = 1) at ``phi``."""
+    d, p, q_, _, _ = _frame_eval(phi, fp)
+    if which == 1:
+        return p
+    return _f_value(d, p, q_, fp[_T])
+
+
+@jit
+def _bracket_root(lo, hi, flo, fhi, fp, which):
+    """Illinois regula falsi with a bisection safeguard on a sign-changing bracket.
+
+    Returns the root estimate [rad]; the bracket always contains a sign change.
+    """
+    side = 0
+    for it in range(200):
+        if hi - lo < BRACKET_TOLERANCE:
+            break
+        if it % 3 == 2:
+            # every third step bisects, so cusp-like |P|**(1-t) shapes still converge
+            mid = 0.5 * (lo + hi)
+        else:
+            mid = (lo * fhi - hi * flo) / (fhi - flo)
+            if not (lo < mid < hi):
+                mid = 0.5 * (lo + hi)
+        fm = _g_at(mid, fp, which)
+        if fm == 0.0:
+            return mid
+        if (fm > 0.0) == (fhi > 0.0):
+            hi = mid
+            fhi = fm
+            if side == 1:
+                flo *= 0.5
+            side = 1
+        else:
+            lo = mid
+            flo = fm
+            if side == -1:
+                fhi *= 0.5
+            side = -1
+    return 0.5 * (lo + hi)
+
+
+@jit
+def _newton_log_polar(log_r, phi, fp):
+    """Polish an image in the EPL frame by Newton's method in ``(ln R, phi)``.
+
+    Working in ``ln R`` makes the step exact for the power-law part, so tiny central images
+    (R down to 1e-30 arcsec) converge as well as ordinary ones.
+
+    Returns
+    -------
+    x, y : float
+        Polished image position in the EPL frame [arcsec].
+    residual : float
+        Frame lens-equation residual [arcsec].
+    """
+    q = fp[_Q]
+    t = fp[_T]
+    nt = int(fp[_NT])
+    a11 = fp[_A11]
+    a12 = fp[_A12]
+    a22 = fp[_A22]
+    res = math.inf
+    x = 0.0
+    y = 0.0
+    for _ in range(MAX_NEWTON):
+        big_r = math.exp(log_r)
+        ce = math.cos(phi)
+        se = math.sin(phi)
+        x = big_r * ce / q
+        y = big_r * se
+        _, ax, ay, fxx, fxy, fyy = _epl_major_axis(x, y, fp[_B], t, q, nt)
+        g1 = a11 * x + a12 * y - ax - fp[_B1]
+        g2 = a12 * x + a22 * y - ay - fp[_B2]
+        res = math.hypot(g1, g2)
+        j11 = a11 - fxx
+        j12 = a12 - fxy
+        j22 = a22 - fyy
+        # d theta / d ln R = theta ; d theta / d phi = R (-sin/q, cos)
+        tx = -big_r * se / q
+        ty = big_r * ce
+        k11 = j11 * x + j12 * y
+        k21 = j12 * x + j22 * y
+        k12 = j11 * tx + j12 * ty
+        k22 = j12 * tx + j22 * ty
+        det = k11 * k22 - k12 * k21
+        if det == 0.0 or not math.isfinite(det):
+            break
+        ds = -(k22 * g1 - k12 * g2) / det
+        dphi = -(-k21 * g1 + k11 * g2) / det
+        # damp huge steps: the start is already close, a big step means a bad basin
+        if abs(ds) > 1.0:
+            dphi /= abs(ds)
+            ds = math.copysign(1.0, ds)
+        if abs(dphi) > 0.3:
+            ds *= 0.3 / abs(dphi)
+            dphi = math.copysign(0.3, dphi)
+        log_r += ds
+        phi += dphi
+        if abs(ds) < 1e-15 and abs(dphi) < 1e-15:
+            break
+    big_r = math.exp(log_r)
+    x = big_r * math.cos(phi) / q
+    y = big_r * math.sin(phi)
+    _, ax, ay, _, _, _ = _epl_major_axis(x, y, fp[_B], t, q, nt)
+    res = math.hypot(a11 * x + a12 * y - ax - fp[_B1], a12 * x + a22 * y - ay - fp[_B2])
+    return x, y, res
+
+
+@jit
+def _add_frame_root(phi, fp, cand, n_cand):
+    """Turn a root in ``phi`` into a polished frame candidate; return the new count."""
+    d, p, _, _, _ = _frame_eval(phi, fp)
+    if d == 0.0:
+        return n_cand
+    big_r = p / d
+    if not (big_r > 0.0) or not math.isfinite(big_r):
+        return n_cand
+    x, y, res = _newton_log_polar(math.log(big_r), phi, fp)
+    if n_cand < cand.shape[0] and math.isfinite(x) and math.isfinite(y):
+        cand[n_cand, 0] = x
+        cand[n_cand, 1] = y
+        cand[n_cand, 2] = res
+        return n_cand + 1
+    return n_cand
+
+
+@jit
+def _probe_minimum(lo, hi, sign, fp, cand, n_cand):
+    """Golden-section search of ``sign*F`` on [lo, hi] for a pair of roots hidden between
+    grid points (images straddling a critical curve); add both if found."""
+    gr = 0.6180339887498949
+    a = lo
+    b = hi
+    c = b - gr * (b - a)
+    d = a + gr * (b - a)
+    fc = sign * _g_at(c, fp, 0)
+    fd = sign * _g_at(d, fp, 0)
+    for _ in range(60):
+        if fc < 0.0 or fd < 0.0:
+            break
+        if b - a < 1e-13:
+            return n_cand
+        if fc < fd:
+            b = d
+            d = c
+            fd = fc
+            c = b - gr * (b - a)
+            fc = sign * _g_at(c, fp, 0)
+        else:
+            a = c
+            c = d
+            fc = fd
+            d = a + gr * (b - a)
+            fd = sign * _g_at(d, fp, 0)
+    if fc < 0.0:
+        xm = c
+        fm = fc
+    elif fd < 0.0:
+        xm = d
+        fm = fd
+    else:
+        return n_cand
+    flo = sign * _g_at(lo, fp, 0)
+    fhi = sign * _g_at(hi, fp, 0)
+    r1 = _bracket_root(lo, xm, flo, fm, fp, 0)
+    r2 = _bracket_root(xm, hi, fm, fhi, fp, 0)
+    n_cand = _add_frame_root(r1, fp, cand, n_cand)
+    return _add_frame_root(r2, fp, cand, n_cand)
+
+
+@jit
+def _scan(ph, ff, n, cyclic, fp, cand, n_cand):
+    """Bracket sign changes of F between consecutive samples and probe local minima of |F|.
+
+    ``ph`` (n,) must increase; with ``cyclic`` the last sample connects to ``ph[0] + 2 pi``.
+    """
+    n_int = n if cyclic else n - 1
+    for k in range(n_int):
+        k1 = (k + 1) % n
+        lo = ph[k]
+        hi = ph[k1] if k1 > k else ph[k1] + 2.0 * math.pi
+        f0 = ff[k]
+        f1 = ff[k1]
+        if f0 == 0.0:
+            n_cand = _add_frame_root(lo, fp, cand, n_cand)
+        elif f0 * f1 < 0.0:
+            n_cand = _add_frame_root(_bracket_root(lo, hi, f0, f1, fp, 0), fp, cand, n_cand)
+        elif cyclic or k + 2 < n:
+            # local minimum of |F| at sample k1 that might dip through zero between samples
+            k2 = (k + 2) % n
+            f2 = ff[k2]
+            if f1 * f0 > 0.0 and f1 * f2 > 0.0 and abs(f1) < abs(f0) and abs(f1) <= abs(f2):
+                # parabola through the three samples predicts the depth of the minimum
+                curv = f0 - 2.0 * f1 + f2
+                depth = f1 - (f2 - f0) ** 2 / (8.0 * curv) if curv != 0.0 else f1
+                if depth * f1 < 0.25 * f1 * f1:
+                    end = ph[k2]
+                    while end <= lo:
+                        end += 2.0 * math.pi
+                    sign = 1.0 if f1 > 0.0 else -1.0
+                    n_cand = _probe_minimum(lo, end, sign, fp, cand, n_cand)
+    return n_cand
+
+
+#: Samples per side of the geometric scan around the central-image direction.
+N_GEOMETRIC = 48
+#: Closest offset from that direction sampled by the geometric scan [rad].
+GEOMETRIC_MIN_OFFSET = 1e-13
+
+
+@jit
+def solve_epl_frame(fp, n_angles, cand):
+    """Find every image of a point source behind an EPL + shear + convergence lens.
+
+    Parameters
+    ----------
+    fp : ndarray of float64, shape (FRAME_WIDTH,)
+        Frame parameters: ``A`` entries a11, a12, a22 [dimensionless], source b1, b2 in the
+        EPL frame [arcsec], ``c0 = 2 b**t/(1+q)`` [arcsec**t], q, t, series terms, b [arcsec].
+    n_angles : int
+        Even number of samples of the elliptical angle on [0, 2 pi).
+    cand : ndarray of float64, shape (MAX_CANDIDATES, 3)
+        Written in place: frame x, y [arcsec] and residual [arcsec] of each candidate.
+
+    Returns
+    -------
+    int
+        Number of candidates written (duplicates not yet removed).
+
+    Notes
+    -----
+    For ``t < 1`` the central maximum and, for sources near the radial caustic, a saddle
+    partner lie within ``~R`` of the direction ``phi0`` where ``w`` is anti-parallel to the
+    source, where ``F ~ Q0 - c |phi - phi0|**(1-t)`` has a cusp that a uniform grid cannot
+    resolve. A scan geometric in ``|phi - phi0|`` (smooth in ``ln|phi - phi0|``) on both sides
+    resolves them, and a Newton start from the dominant balance catches images even closer.
+    """
+    t = fp[_T]
+    half = n_angles // 2
+    step = 2.0 * math.pi / n_angles
+    ph = np.empty(n_angles)
+    pp = np.empty(n_angles)
+    ff = np.empty(n_angles)
+    wb = np.empty(n_angles)
+    for k in range(half):
+        d, p, q_, w1, w2 = _frame_eval(k * step, fp)
+        # phi + pi flips u, Au and w: D is unchanged, P and Q change sign
+        ph[k] = k * step
+        ph[k + half] = (k + half) * step
+        pp[k] = p
+        pp[k + half] = -p
+        ff[k] = _f_value(d, p, q_, t)
+        ff[k + half] = _f_value(d, -p, -q_, t)
+        wb[k] = w1 * fp[_B1] + w2 * fp[_B2]
+        wb[k + half] = -wb[k]
+    n_cand = _scan(ph, ff, n_angles, True, fp, cand, 0)
+    if t < 1.0:
+        bnorm = math.hypot(fp[_B1], fp[_B2])
+        if bnorm > 0.0:
+            for k in range(n_angles):
+                k1 = (k + 1) % n_angles
+                if not (pp[k] * pp[k1] < 0.0 and wb[k] < 0.0):
+                    continue
+                phi0 = _bracket_root(ph[k], ph[k] + step, pp[k], pp[k1], fp, 1)
+                # geometric scan on both sides of phi0
+                ratio = math.exp(math.log(2.0 * step / GEOMETRIC_MIN_OFFSET) / (N_GEOMETRIC - 1))
+                gph = np.empty(N_GEOMETRIC + 1)
+                gff = np.empty(N_GEOMETRIC + 1)
+                for side in range(2):
+                    sgn = 1.0 if side == 0 else -1.0
+                    gph[0] = 0.0
+                    gff[0] = _g_at(phi0, fp, 0)
+                    off = GEOMETRIC_MIN_OFFSET
+                    for j in range(1, N_GEOMETRIC + 1):
+                        gph[j] = off
+                        gff[j] = _g_at(phi0 + sgn * off, fp, 0)
+                        off *= ratio
+                    if sgn > 0.0:
+                        for j in range(N_GEOMETRIC + 1):
+                            gph[j] = phi0 + gph[j]
+                        n_cand = _scan(gph, gff, N_GEOMETRIC + 1, False, fp, cand, n_cand)
+                    else:
+                        rph = np.empty(N_GEOMETRIC + 1)
+                        rff = np.empty(N_GEOMETRIC + 1)
+                        for j in range(N_GEOMETRIC + 1):
+                            rph[j] = phi0 - gph[N_GEOMETRIC - j]
+                            rff[j] = gff[N_GEOMETRIC - j]
+                        n_cand = _scan(rph, rff, N_GEOMETRIC + 1, False, fp, cand, n_cand)
+                # dominant balance beta ~ -R**(1-t) w for images closer than any sample
+                _, _, _, w1, w2 = _frame_eval(phi0, fp)
+                wn = math.hypot(w1, w2)
+                if wn > 0.0:
+                    log_r = math.log(bnorm / wn) / (1.0 - t)
+                    if log_r > -600.0:
+                        x, y, res = _newton_log_polar(log_r, phi0, fp)
+                        if n_cand < cand.shape[0] and math.isfinite(x):
+                            cand[n_cand, 0] = x
+                            cand[n_cand, 1] = y
+                            cand[n_cand, 2] = res
+                            n_cand += 1
+    return n_cand
