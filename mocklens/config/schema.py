@@ -19,6 +19,8 @@ from mocklens.config.presets import PRESETS
 
 #: File name of the run-configuration schema.
 SCHEMA_FILE = "run-config.schema.json"
+#: File name of the exported dataset-manifest schema.
+CATALOG_FILE = "catalog.schema.json"
 _SCHEMA_ID = "https://mocklens.invalid/schemas/run-config.schema.json"
 
 
@@ -70,7 +72,9 @@ def schema_files() -> dict[str, str]:
     dict of str to str
         ``run-config.schema.json`` and ``examples/<name>.json``.
     """
-    files = {SCHEMA_FILE: _text(run_config_schema())}
+    from mocklens.config.catalog_schema import catalog_schema
+
+    files = {SCHEMA_FILE: _text(run_config_schema()), CATALOG_FILE: _text(catalog_schema())}
     for name, cfg in example_configs().items():
         files[f"examples/{name}.json"] = dump_json(cfg, indent=2) + "\n"
     return files

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 
 #: Flags for scalar kernels that are inlined into other kernels.
-SCALAR_FLAGS = dict(nopython=True, cache=True, fastmath=False, error_model="numpy", nogil=True)
+SCALAR_FLAGS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 #: Flags for batch drivers that own a ``prange`` loop.
 PARALLEL_FLAGS = dict(SCALAR_FLAGS, parallel=True)
 

@@ -104,6 +104,95 @@ def omega_epl(cos_ell, sin_ell, q, t, n_terms):
 
 
 @jit
+def epl_coefficients(q, t, n_terms, out):
+    """Fill the series coefficients ``c_n = a_n (-f)**n`` of ``Omega``.
+
+    Parameters
+    ----------
+    q, t : float
+        Axis ratio and slope ``gamma - 1`` [dimensionless].
+    n_terms : int
+        Series length.
+    out : ndarray of float64, shape (>= n_terms,)
+        Written in place.
+    """
+    f = (1.0 - q) / (1.0 + q)
+    out[0] = 1.0
+    for n in range(1, n_terms):
+        out[n] = -out[n - 1] * f * (2.0 * n - 2.0 + t) / (2.0 * n + 2.0 - t)
+
+
+@jit
+def omega_from_coefficients(cos_ell, sin_ell, coeffs, n_terms):
+    """``Omega(phi)`` from precomputed coefficients (see :func:`epl_coefficients`).
+
+    Parameters
+    ----------
+    cos_ell, sin_ell : float
+        Cosine and sine of the elliptical angle [dimensionless].
+    coeffs : ndarray of float64, shape (>= n_terms,)
+        Series coefficients.
+    n_terms : int
+        Series length.
+
+    Returns
+    -------
+    omega_re, omega_im : float
+        Real and imaginary part of ``Omega`` [dimensionless].
+
+    Notes
+    -----
+    The powers ``exp(2 i n phi)`` come from a rotation recurrence: no division or
+    transcendental call per term, unlike the coefficient recurrence of :func:`omega_epl`.
+    """
+    zr = cos_ell * cos_ell - sin_ell * sin_ell
+    zi = 2.0 * cos_ell * sin_ell
+    pr = 1.0
+    pi = 0.0
+    sr = coeffs[0]
+    si = 0.0
+    for n in range(1, n_terms):
+        tr = pr * zr - pi * zi
+        pi = pr * zi + pi * zr
+        pr = tr
+        sr += coeffs[n] * pr
+        si += coeffs[n] * pi
+    return cos_ell * sr - sin_ell * si, cos_ell * si + sin_ell * sr
+
+
+@jit
+def epl_from_omega(xp, yp, big_r, om_r, om_i, b, t, q):
+    """Potential, deflection and Hessian of an EPL in its frame, given ``Omega``.
+
+    Parameters
+    ----------
+    xp, yp : float
+        Position in the major-axis frame [arcsec], not the centre.
+    big_r : float
+        Elliptical radius ``sqrt(q**2 xp**2 + yp**2)`` [arcsec].
+    om_r, om_i : float
+        ``Omega`` at the position's elliptical angle [dimensionless].
+    b, t, q : float
+        Scale [arcsec], slope ``gamma - 1`` and axis ratio.
+
+    Returns
+    -------
+    psi, ax, ay, fxx, fxy, fyy : float
+        Potential [arcsec^2], deflection [arcsec], Hessian [dimensionless].
+    """
+    ratio = b / big_r
+    scale = 2.0 * b / (1.0 + q) * ratio ** (t - 1.0)
+    ax = scale * om_r
+    ay = scale * om_i
+    psi = (xp * ax + yp * ay) / (2.0 - t)
+    kappa = 0.5 * (2.0 - t) * ratio**t
+    r2 = xp * xp + yp * yp
+    g1 = (-kappa * (xp * xp - yp * yp) + (1.0 - t) * (ax * xp - ay * yp)) / r2
+    g2 = (-kappa * 2.0 * xp * yp + (1.0 - t) * (ax * yp + ay * xp)) / r2
+    return psi, ax, ay, kappa + g1, g2, kappa - g1
+
+
+@jit
 def _epl_major_axis(xp, yp, b, t, q, n_terms):
     """Potential, deflection and Hessian of an EPL in its major-axis frame.
 
@@ -126,16 +215,7 @@ def _epl_major_axis(xp, yp, b, t, q, n_terms):
     if big_r == 0.0:
         return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     om_r, om_i = omega_epl(zr / big_r, yp / big_r, q, t, n_terms)
-    ratio = b / big_r
-    scale = 2.0 * b / (1.0 + q) * ratio ** (t - 1.0)
-    ax = scale * om_r
-    ay = scale * om_i
-    psi = (xp * ax + yp * ay) / (2.0 - t)
-    kappa = 0.5 * (2.0 - t) * ratio**t
-    r2 = xp * xp + yp * yp
-    g1 = (-kappa * (xp * xp - yp * yp) + (1.0 - t) * (ax * xp - ay * yp)) / r2
-    g2 = (-kappa * 2.0 * xp * yp + (1.0 - t) * (ax * yp + ay * xp)) / r2
-    return psi, ax, ay, kappa + g1, g2, kappa - g1
+    return epl_from_omega(xp, yp, big_r, om_r, om_i, b, t, q)
 
 
 @jit
@@ -198,3 +278,20 @@ def convergence_epl(x, y, b, t, q, cos_phi, sin_phi, center_x, center_y):
     if big_r == 0.0:
         return math.inf
     return 0.5 * (2.0 - t) * (b / big_r) ** t
+
+
+@jit
+def epl_series_terms_batch(q, t, tolerance, out):
+    """Vectorised :func:`epl_series_terms`.
+
+    Parameters
+    ----------
+    q, t : ndarray of float64, shape (n,)
+        Axis ratios and slopes ``gamma - 1`` [dimensionless].
+    tolerance : float
+        Relative truncation tolerance [dimensionless].
+    out : ndarray of float64, shape (n,)
+        Written in place: series lengths (stored as float for the packed layout).
+    """
+    for i in range(q.shape[0]):
+        out[i] = epl_series_terms(q[i], t[i], tolerance)

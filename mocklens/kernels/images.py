@@ -12,11 +12,13 @@ import math
 import numpy as np
 
 from mocklens.kernels._jit import jit, jit_parallel, prange
+from mocklens.kernels.epl import MAX_SERIES_TERMS, epl_coefficients
 from mocklens.kernels.lens import CODE_SIS, lens_composite
 from mocklens.kernels.solve import (
     DUPLICATE_DISTANCE,
     FRAME_WIDTH,
     MAX_CANDIDATES,
+    WORKSPACE_ROWS,
     solve_epl_frame,
 )
 
@@ -28,6 +30,8 @@ TYPE_NONE, TYPE_MINIMUM, TYPE_SADDLE, TYPE_MAXIMUM = 0, 1, 2, 3
 S_N_ANGLES, S_TOLERANCE, S_MIN_ABS_MU, S_GRID_HALF, S_GRID_CELLS, S_GRID_DEPTH = 0, 1, 2, 3, 4, 5
 S_GRID_CX, S_GRID_CY = 6, 7
 SETTINGS_WIDTH = 8
+#: Systems per parallel work item (scratch arrays are allocated once per item).
+CHUNK = 64
 #: Rows of the float output of :func:`solve_images_batch`, in order.
 IMAGE_FLOAT_ROWS = ("x", "y", "mu", "fermat", "psi", "alpha_x", "alpha_y", "residual")
 
@@ -262,8 +266,9 @@ def image_properties(x, y, beta_x, beta_y, codes, packed):
 
 
 @jit_parallel
-def solve_images_batch(codes, packed, beta_x, beta_y, mode, i_main, i_shear, i_conv,
-                       settings, out_f, out_i):
+def solve_images_batch(
+    codes, packed, beta_x, beta_y, mode, i_main, i_shear, i_conv, settings, out_f, out_i
+):
     """Find, verify, measure and sort the images of a batch of systems.
 
     Parameters
@@ -291,80 +296,133 @@ def solve_images_batch(codes, packed, beta_x, beta_y, mode, i_main, i_shear, i_c
         in [3, :, 0] the number of verified images before the |mu| cut.
     """
     n_sys = beta_x.shape[0]
+    n_angles = int(settings[S_N_ANGLES])
+    n_chunks = (n_sys + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        ws = np.empty((WORKSPACE_ROWS, max(n_angles, 2)))
+        coeffs = np.empty(MAX_SERIES_TERMS)
+        cand = np.empty((MAX_CANDIDATES, 3))
+        fp = np.empty(FRAME_WIDTH)
+        props = np.empty((MAX_CANDIDATES, 8))
+        kinds = np.empty(MAX_CANDIDATES, dtype=np.int64)
+        for s in range(ch * CHUNK, min(n_sys, (ch + 1) * CHUNK)):
+            _solve_one(
+                s,
+                codes,
+                packed[s],
+                beta_x[s],
+                beta_y[s],
+                mode,
+                i_main,
+                i_shear,
+                i_conv,
+                settings,
+                ws,
+                coeffs,
+                cand,
+                fp,
+                props,
+                kinds,
+                out_f,
+                out_i,
+            )
+
+
+@jit
+def _solve_one(
+    s,
+    codes,
+    pk,
+    bx,
+    by,
+    mode,
+    i_main,
+    i_shear,
+    i_conv,
+    settings,
+    ws,
+    coeffs,
+    cand,
+    fp,
+    props,
+    kinds,
+    out_f,
+    out_i,
+):
+    """Find, verify, measure and sort the images of system ``s`` (see the batch driver)."""
     k_max = out_f.shape[2]
     n_angles = int(settings[S_N_ANGLES])
     tol = settings[S_TOLERANCE]
     min_mu = settings[S_MIN_ABS_MU]
-    for s in prange(n_sys):
-        cand = np.empty((MAX_CANDIDATES, 3))
-        bx = beta_x[s]
-        by = beta_y[s]
-        pk = packed[s]
-        n_cand = 0
-        if mode == 1:
-            fp = np.empty(FRAME_WIDTH)
-            c, sn, cx, cy = _epl_frame_params(codes, pk, i_main, i_shear, i_conv, bx, by, fp)
-            n_cand = solve_epl_frame(fp, n_angles, cand)
-            for k in range(n_cand):
-                xs = c * cand[k, 0] - sn * cand[k, 1] + cx
-                ys = sn * cand[k, 0] + c * cand[k, 1] + cy
-                cand[k, 0] = xs
-                cand[k, 1] = ys
-        else:
-            n_cand = solve_grid(bx, by, codes, pk, settings[S_GRID_CX], settings[S_GRID_CY],
-                                settings[S_GRID_HALF], int(settings[S_GRID_CELLS]),
-                                int(settings[S_GRID_DEPTH]), cand)
-        # verify in the sky frame with the composite model, merge duplicates
-        keep_x = np.empty(MAX_CANDIDATES)
-        keep_y = np.empty(MAX_CANDIDATES)
-        n_keep = 0
+    n_cand = 0
+    if mode == 1:
+        c, sn, cx, cy = _epl_frame_params(codes, pk, i_main, i_shear, i_conv, bx, by, fp)
+        epl_coefficients(fp[6], fp[7], int(fp[8]), coeffs)
+        n_cand = solve_epl_frame(fp, coeffs, n_angles, ws, cand)
         for k in range(n_cand):
-            x = cand[k, 0]
-            y = cand[k, 1]
-            _, ax, ay, _, _, _ = lens_composite(x, y, codes, pk)
-            res = math.hypot(x - ax - bx, y - ay - by)
-            if not (res <= tol):
-                continue
-            dup = False
-            for j in range(n_keep):
-                if math.hypot(keep_x[j] - x, keep_y[j] - y) < DUPLICATE_DISTANCE:
-                    dup = True
-                    break
-            if not dup:
-                keep_x[n_keep] = x
-                keep_y[n_keep] = y
-                n_keep += 1
-        props = np.empty((n_keep, 8))
-        kinds = np.empty(n_keep, dtype=np.int64)
-        n_kept = 0
-        for k in range(n_keep):
-            psi, ax, ay, mu, fermat, res, kind = image_properties(
-                keep_x[k], keep_y[k], bx, by, codes, pk
-            )
-            if not (abs(mu) >= min_mu):
-                continue
-            props[n_kept, 0] = keep_x[k]
-            props[n_kept, 1] = keep_y[k]
-            props[n_kept, 2] = mu
-            props[n_kept, 3] = fermat
-            props[n_kept, 4] = psi
-            props[n_kept, 5] = ax
-            props[n_kept, 6] = ay
-            props[n_kept, 7] = res
-            kinds[n_kept] = kind
-            n_kept += 1
-        order = np.argsort(props[:n_kept, 3])
-        for k in range(k_max):
-            if k < n_kept:
-                j = order[k]
-                for r in range(out_f.shape[0]):
-                    out_f[r, s, k] = props[j, r]
-                out_i[0, s, k] = 1 if props[j, 2] > 0.0 else -1
-                out_i[1, s, k] = kinds[j]
-            else:
-                for r in range(out_f.shape[0]):
-                    out_f[r, s, k] = np.nan
-                out_i[0, s, k] = 0
-                out_i[1, s, k] = TYPE_NONE
-        out_i[2, s, 0] = min(n_kept, k_max)
-        out_i[3, s, 0] = n_kept
+            xs = c * cand[k, 0] - sn * cand[k, 1] + cx
+            ys = sn * cand[k, 0] + c * cand[k, 1] + cy
+            cand[k, 0] = xs
+            cand[k, 1] = ys
+    else:
+        n_cand = solve_grid(
+            bx,
+            by,
+            codes,
+            pk,
+            settings[S_GRID_CX],
+            settings[S_GRID_CY],
+            settings[S_GRID_HALF],
+            int(settings[S_GRID_CELLS]),
+            int(settings[S_GRID_DEPTH]),
+            cand,
+        )
+    # verify in the sky frame with the composite model, merge duplicates, measure
+    n_kept = 0
+    for k in range(n_cand):
+        x = cand[k, 0]
+        y = cand[k, 1]
+        psi, ax, ay, mu, fermat, res, kind = image_properties(x, y, bx, by, codes, pk)
+        if not (res <= tol):
+            continue
+        dup = False
+        for j in range(n_kept):
+            if math.hypot(props[j, 0] - x, props[j, 1] - y) < DUPLICATE_DISTANCE:
+                dup = True
+                break
+        if dup:
+            continue
+        props[n_kept, 0] = x
+        props[n_kept, 1] = y
+        props[n_kept, 2] = mu
+        props[n_kept, 3] = fermat
+        props[n_kept, 4] = psi
+        props[n_kept, 5] = ax
+        props[n_kept, 6] = ay
+        props[n_kept, 7] = res
+        kinds[n_kept] = kind
+        n_kept += 1
+    # drop faint images, then sort by arrival (Fermat potential)
+    n_bright = 0
+    for k in range(n_kept):
+        if abs(props[k, 2]) >= min_mu:
+            if n_bright != k:
+                for r in range(8):
+                    props[n_bright, r] = props[k, r]
+                kinds[n_bright] = kinds[k]
+            n_bright += 1
+    order = np.argsort(props[:n_bright, 3])
+    for k in range(k_max):
+        if k < n_bright:
+            j = order[k]
+            for r in range(out_f.shape[0]):
+                out_f[r, s, k] = props[j, r]
+            out_i[0, s, k] = 1 if props[j, 2] > 0.0 else -1
+            out_i[1, s, k] = kinds[j]
+        else:
+            for r in range(out_f.shape[0]):
+                out_f[r, s, k] = np.nan
+            out_i[0, s, k] = 0
+            out_i[1, s, k] = TYPE_NONE
+    out_i[2, s, 0] = min(n_bright, k_max)
+    out_i[3, s, 0] = n_bright

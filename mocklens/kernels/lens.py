@@ -141,3 +141,24 @@ def raytrace_batch(x, y, codes, packed, beta_x, beta_y):
         r = lens_composite(x[i], y[i], codes, packed)
         beta_x[i] = x[i] - r[1]
         beta_y[i] = y[i] - r[2]
+
+
+@jit_parallel
+def raytrace_systems(x, y, codes, packed, beta_x, beta_y):
+    """Shoot one ray per system: ``beta_i = theta_i - alpha_i(theta_i)``.
+
+    Parameters
+    ----------
+    x, y : ndarray of float64, shape (n_sys,)
+        One image-plane position per system [arcsec].
+    codes : ndarray of int64, shape (n_comp,)
+        Profile codes.
+    packed : ndarray of float64, shape (n_sys, n_comp, PACK_WIDTH)
+        Packed parameters per system.
+    beta_x, beta_y : ndarray of float64, shape (n_sys,)
+        Written in place: source-plane positions [arcsec].
+    """
+    for i in prange(x.shape[0]):
+        r = lens_composite(x[i], y[i], codes, packed[i])
+        beta_x[i] = x[i] - r[1]
+        beta_y[i] = y[i] - r[2]

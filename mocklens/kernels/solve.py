@@ -29,25 +29,26 @@ import math
 import numpy as np
 
 from mocklens.kernels._jit import jit
-from mocklens.kernels.epl import _epl_major_axis, omega_epl
-from mocklens.kernels.lens import lens_composite  # noqa: F401
+from mocklens.kernels.epl import epl_from_omega, omega_from_coefficients
 
 #: Most candidate images a finder may return before de-duplication.
 MAX_CANDIDATES = 24
 #: Two polished candidates closer than this are the same image [arcsec].
 DUPLICATE_DISTANCE = 1e-8
 #: Bracket width at which the 1-D root search stops before the Newton polish [rad].
-BRACKET_TOLERANCE = 1e-12
+BRACKET_TOLERANCE = 1e-10
 #: Newton iterations allowed for the final polish.
 MAX_NEWTON = 40
 
 # Indices into the frame-parameter vector ``fp`` of the EPL finder.
 _A11, _A12, _A22, _B1, _B2, _C0, _Q, _T, _NT, _B = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 FRAME_WIDTH = 10
+#: Rows of the scratch array of :func:`solve_epl_frame`.
+WORKSPACE_ROWS = 12
 
 
 @jit
-def _frame_eval(phi, fp):
+def _frame_eval(phi, fp, coeffs):
     """Return D, P, Q, w1, w2 of the 1-D EPL equation at elliptical angle ``phi``."""
     ce = math.cos(phi)
     se = math.sin(phi)
@@ -56,7 +57,7 @@ def _frame_eval(phi, fp):
     u2 = se
     m1 = fp[_A11] * u1 + fp[_A12] * u2
     m2 = fp[_A12] * u1 + fp[_A22] * u2
-    om_r, om_i = omega_epl(ce, se, q, fp[_T], int(fp[_NT]))
+    om_r, om_i = omega_from_coefficients(ce, se, coeffs, int(fp[_NT]))
     w1 = fp[_C0] * om_r
     w2 = fp[_C0] * om_i
     b1 = fp[_B1]
@@ -66,7 +67,7 @@ def _frame_eval(phi, fp):
 
 @jit
 def _f_value(d, p, q_, t):
-    """The continuous 1-D function whose sign changes bracket images (see module notes)."""
+    """Return the continuous 1-D function whose sign changes bracket images (module notes)."""
     if t == 1.0:
         return q_ - d
     sd = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
@@ -76,16 +77,16 @@ def _f_value(d, p, q_, t):
 
 
 @jit
-def _g_at(phi, fp, which):
+def _g_at(phi, fp, coeffs, which):
     """Evaluate ``F`` (which = 0) or ``P`` (which = 1) at ``phi``."""
-    d, p, q_, _, _ = _frame_eval(phi, fp)
+    d, p, q_, _, _ = _frame_eval(phi, fp, coeffs)
     if which == 1:
         return p
     return _f_value(d, p, q_, fp[_T])
 
 
 @jit
-def _bracket_root(lo, hi, flo, fhi, fp, which):
+def _bracket_root(lo, hi, flo, fhi, fp, coeffs, which):
     """Illinois regula falsi with a bisection safeguard on a sign-changing bracket.
 
     Returns the root estimate [rad]; the bracket always contains a sign change.
@@ -101,7 +102,7 @@ def _bracket_root(lo, hi, flo, fhi, fp, which):
             mid = (lo * fhi - hi * flo) / (fhi - flo)
             if not (lo < mid < hi):
                 mid = 0.5 * (lo + hi)
-        fm = _g_at(mid, fp, which)
+        fm = _g_at(mid, fp, coeffs, which)
         if fm == 0.0:
             return mid
         if (fm > 0.0) == (fhi > 0.0):
@@ -120,7 +121,7 @@ def _bracket_root(lo, hi, flo, fhi, fp, which):
 
 
 @jit
-def _newton_log_polar(log_r, phi, fp):
+def _newton_log_polar(log_r, phi, fp, coeffs):
     """Polish an image in the EPL frame by Newton's method in ``(ln R, phi)``.
 
     Working in ``ln R`` makes the step exact for the power-law part, so tiny central images
@@ -139,19 +140,31 @@ def _newton_log_polar(log_r, phi, fp):
     a11 = fp[_A11]
     a12 = fp[_A12]
     a22 = fp[_A22]
-    res = math.inf
-    x = 0.0
-    y = 0.0
+    best_res = math.inf
+    best_s = log_r
+    best_phi = phi
     for _ in range(MAX_NEWTON):
         big_r = math.exp(log_r)
         ce = math.cos(phi)
         se = math.sin(phi)
         x = big_r * ce / q
         y = big_r * se
-        _, ax, ay, fxx, fxy, fyy = _epl_major_axis(x, y, fp[_B], t, q, nt)
+        om_r, om_i = omega_from_coefficients(ce, se, coeffs, nt)
+        _, ax, ay, fxx, fxy, fyy = epl_from_omega(x, y, big_r, om_r, om_i, fp[_B], t, q)
         g1 = a11 * x + a12 * y - ax - fp[_B1]
         g2 = a12 * x + a22 * y - ay - fp[_B2]
         res = math.hypot(g1, g2)
+        if res < best_res:
+            best_res = res
+            best_s = log_r
+            best_phi = phi
+        elif res > 4.0 * best_res:
+            # diverging or stalled at rounding level: keep the best iterate
+            break
+        # rounding floor of the lens equation at this position
+        floor = 4e-16 * (abs(fp[_B1]) + abs(fp[_B2]) + abs(x) + abs(y) + abs(ax) + abs(ay))
+        if res <= floor:
+            break
         j11 = a11 - fxx
         j12 = a12 - fxy
         j22 = a22 - fyy
@@ -178,24 +191,29 @@ def _newton_log_polar(log_r, phi, fp):
         phi += dphi
         if abs(ds) < 1e-15 and abs(dphi) < 1e-15:
             break
+    log_r = best_s
+    phi = best_phi
     big_r = math.exp(log_r)
-    x = big_r * math.cos(phi) / q
-    y = big_r * math.sin(phi)
-    _, ax, ay, _, _, _ = _epl_major_axis(x, y, fp[_B], t, q, nt)
+    ce = math.cos(phi)
+    se = math.sin(phi)
+    x = big_r * ce / q
+    y = big_r * se
+    om_r, om_i = omega_from_coefficients(ce, se, coeffs, nt)
+    _, ax, ay, _, _, _ = epl_from_omega(x, y, big_r, om_r, om_i, fp[_B], t, q)
     res = math.hypot(a11 * x + a12 * y - ax - fp[_B1], a12 * x + a22 * y - ay - fp[_B2])
     return x, y, res
 
 
 @jit
-def _add_frame_root(phi, fp, cand, n_cand):
+def _add_frame_root(phi, fp, coeffs, cand, n_cand):
     """Turn a root in ``phi`` into a polished frame candidate; return the new count."""
-    d, p, _, _, _ = _frame_eval(phi, fp)
+    d, p, _, _, _ = _frame_eval(phi, fp, coeffs)
     if d == 0.0:
         return n_cand
     big_r = p / d
     if not (big_r > 0.0) or not math.isfinite(big_r):
         return n_cand
-    x, y, res = _newton_log_polar(math.log(big_r), phi, fp)
+    x, y, res = _newton_log_polar(math.log(big_r), phi, fp, coeffs)
     if n_cand < cand.shape[0] and math.isfinite(x) and math.isfinite(y):
         cand[n_cand, 0] = x
         cand[n_cand, 1] = y
@@ -205,16 +223,19 @@ def _add_frame_root(phi, fp, cand, n_cand):
 
 
 @jit
-def _probe_minimum(lo, hi, sign, fp, cand, n_cand):
-    """Golden-section search of ``sign*F`` on [lo, hi] for a pair of roots hidden between
-    grid points (images straddling a critical curve); add both if found."""
+def _probe_minimum(lo, hi, sign, fp, coeffs, cand, n_cand):
+    """Probe a local minimum of ``sign*F`` on [lo, hi] for two roots between grid points.
+
+    Golden-section search; such pairs are images straddling a critical curve. Both are added
+    if ``sign*F`` dips below zero.
+    """
     gr = 0.6180339887498949
     a = lo
     b = hi
     c = b - gr * (b - a)
     d = a + gr * (b - a)
-    fc = sign * _g_at(c, fp, 0)
-    fd = sign * _g_at(d, fp, 0)
+    fc = sign * _g_at(c, fp, coeffs, 0)
+    fd = sign * _g_at(d, fp, coeffs, 0)
     for _ in range(60):
         if fc < 0.0 or fd < 0.0:
             break
@@ -225,13 +246,13 @@ def _probe_minimum(lo, hi, sign, fp, cand, n_cand):
             d = c
             fd = fc
             c = b - gr * (b - a)
-            fc = sign * _g_at(c, fp, 0)
+            fc = sign * _g_at(c, fp, coeffs, 0)
         else:
             a = c
             c = d
             fc = fd
             d = a + gr * (b - a)
-            fd = sign * _g_at(d, fp, 0)
+            fd = sign * _g_at(d, fp, coeffs, 0)
     if fc < 0.0:
         xm = c
         fm = fc
@@ -240,16 +261,16 @@ def _probe_minimum(lo, hi, sign, fp, cand, n_cand):
         fm = fd
     else:
         return n_cand
-    flo = sign * _g_at(lo, fp, 0)
-    fhi = sign * _g_at(hi, fp, 0)
-    r1 = _bracket_root(lo, xm, flo, fm, fp, 0)
-    r2 = _bracket_root(xm, hi, fm, fhi, fp, 0)
-    n_cand = _add_frame_root(r1, fp, cand, n_cand)
-    return _add_frame_root(r2, fp, cand, n_cand)
+    flo = sign * _g_at(lo, fp, coeffs, 0)
+    fhi = sign * _g_at(hi, fp, coeffs, 0)
+    r1 = _bracket_root(lo, xm, flo, fm, fp, coeffs, 0)
+    r2 = _bracket_root(xm, hi, fm, fhi, fp, coeffs, 0)
+    n_cand = _add_frame_root(r1, fp, coeffs, cand, n_cand)
+    return _add_frame_root(r2, fp, coeffs, cand, n_cand)
 
 
 @jit
-def _scan(ph, ff, n, cyclic, fp, cand, n_cand):
+def _scan(ph, ff, n, cyclic, fp, coeffs, cand, n_cand):
     """Bracket sign changes of F between consecutive samples and probe local minima of |F|.
 
     ``ph`` (n,) must increase; with ``cyclic`` the last sample connects to ``ph[0] + 2 pi``.
@@ -262,9 +283,10 @@ def _scan(ph, ff, n, cyclic, fp, cand, n_cand):
         f0 = ff[k]
         f1 = ff[k1]
         if f0 == 0.0:
-            n_cand = _add_frame_root(lo, fp, cand, n_cand)
+            n_cand = _add_frame_root(lo, fp, coeffs, cand, n_cand)
         elif f0 * f1 < 0.0:
-            n_cand = _add_frame_root(_bracket_root(lo, hi, f0, f1, fp, 0), fp, cand, n_cand)
+            root = _bracket_root(lo, hi, f0, f1, fp, coeffs, 0)
+            n_cand = _add_frame_root(root, fp, coeffs, cand, n_cand)
         elif cyclic or k + 2 < n:
             # local minimum of |F| at sample k1 that might dip through zero between samples
             k2 = (k + 2) % n
@@ -278,7 +300,7 @@ def _scan(ph, ff, n, cyclic, fp, cand, n_cand):
                     while end <= lo:
                         end += 2.0 * math.pi
                     sign = 1.0 if f1 > 0.0 else -1.0
-                    n_cand = _probe_minimum(lo, end, sign, fp, cand, n_cand)
+                    n_cand = _probe_minimum(lo, end, sign, fp, coeffs, cand, n_cand)
     return n_cand
 
 
@@ -289,7 +311,7 @@ GEOMETRIC_MIN_OFFSET = 1e-13
 
 
 @jit
-def solve_epl_frame(fp, n_angles, cand):
+def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
     """Find every image of a point source behind an EPL + shear + convergence lens.
 
     Parameters
@@ -297,8 +319,12 @@ def solve_epl_frame(fp, n_angles, cand):
     fp : ndarray of float64, shape (FRAME_WIDTH,)
         Frame parameters: ``A`` entries a11, a12, a22 [dimensionless], source b1, b2 in the
         EPL frame [arcsec], ``c0 = 2 b**t/(1+q)`` [arcsec**t], q, t, series terms, b [arcsec].
+    coeffs : ndarray of float64, shape (>= n_terms,)
+        EPL series coefficients (``mocklens.kernels.epl.epl_coefficients``).
     n_angles : int
         Even number of samples of the elliptical angle on [0, 2 pi).
+    ws : ndarray of float64, shape (WORKSPACE_ROWS, >= n_angles)
+        Scratch space, overwritten.
     cand : ndarray of float64, shape (MAX_CANDIDATES, 3)
         Written in place: frame x, y [arcsec] and residual [arcsec] of each candidate.
 
@@ -314,26 +340,69 @@ def solve_epl_frame(fp, n_angles, cand):
     source, where ``F ~ Q0 - c |phi - phi0|**(1-t)`` has a cusp that a uniform grid cannot
     resolve. A scan geometric in ``|phi - phi0|`` (smooth in ``ln|phi - phi0|``) on both sides
     resolves them, and a Newton start from the dominant balance catches images even closer.
+    The uniform grid is evaluated term by term over all angles at once (vectorisable loops);
+    ``phi + pi`` needs no evaluation since it flips ``u``, ``Au`` and ``w``.
     """
     t = fp[_T]
+    q = fp[_Q]
+    nt = int(fp[_NT])
     half = n_angles // 2
     step = 2.0 * math.pi / n_angles
-    ph = np.empty(n_angles)
-    pp = np.empty(n_angles)
-    ff = np.empty(n_angles)
-    wb = np.empty(n_angles)
+    ph = ws[0]
+    pp = ws[1]
+    ff = ws[2]
+    wb = ws[3]
+    ce = ws[4]
+    se = ws[5]
+    acc_r = ws[6]
+    acc_i = ws[7]
+    pw_r = ws[8]
+    pw_i = ws[9]
+    z_r = ws[10]
+    z_i = ws[11]
     for k in range(half):
-        d, p, q_, w1, w2 = _frame_eval(k * step, fp)
-        # phi + pi flips u, Au and w: D is unchanged, P and Q change sign
         ph[k] = k * step
         ph[k + half] = (k + half) * step
+        ce[k] = math.cos(ph[k])
+        se[k] = math.sin(ph[k])
+        z_r[k] = ce[k] * ce[k] - se[k] * se[k]
+        z_i[k] = 2.0 * ce[k] * se[k]
+        pw_r[k] = 1.0
+        pw_i[k] = 0.0
+        acc_r[k] = coeffs[0]
+        acc_i[k] = 0.0
+    for n in range(1, nt):
+        c_n = coeffs[n]
+        for k in range(half):
+            tr = pw_r[k] * z_r[k] - pw_i[k] * z_i[k]
+            pw_i[k] = pw_r[k] * z_i[k] + pw_i[k] * z_r[k]
+            pw_r[k] = tr
+            acc_r[k] += c_n * tr
+            acc_i[k] += c_n * pw_i[k]
+    a11 = fp[_A11]
+    a12 = fp[_A12]
+    a22 = fp[_A22]
+    b1 = fp[_B1]
+    b2 = fp[_B2]
+    c0 = fp[_C0]
+    for k in range(half):
+        w1 = c0 * (ce[k] * acc_r[k] - se[k] * acc_i[k])
+        w2 = c0 * (ce[k] * acc_i[k] + se[k] * acc_r[k])
+        u1 = ce[k] / q
+        u2 = se[k]
+        m1 = a11 * u1 + a12 * u2
+        m2 = a12 * u1 + a22 * u2
+        d = m1 * w2 - m2 * w1
+        p = b1 * w2 - b2 * w1
+        q_ = b1 * m2 - b2 * m1
+        # phi + pi flips u, Au and w: D is unchanged, P and Q change sign
         pp[k] = p
         pp[k + half] = -p
         ff[k] = _f_value(d, p, q_, t)
         ff[k + half] = _f_value(d, -p, -q_, t)
-        wb[k] = w1 * fp[_B1] + w2 * fp[_B2]
+        wb[k] = w1 * b1 + w2 * b2
         wb[k + half] = -wb[k]
-    n_cand = _scan(ph, ff, n_angles, True, fp, cand, 0)
+    n_cand = _scan(ph, ff, n_angles, True, fp, coeffs, cand, 0)
     if t < 1.0:
         bnorm = math.hypot(fp[_B1], fp[_B2])
         if bnorm > 0.0:
@@ -341,7 +410,7 @@ def solve_epl_frame(fp, n_angles, cand):
                 k1 = (k + 1) % n_angles
                 if not (pp[k] * pp[k1] < 0.0 and wb[k] < 0.0):
                     continue
-                phi0 = _bracket_root(ph[k], ph[k] + step, pp[k], pp[k1], fp, 1)
+                phi0 = _bracket_root(ph[k], ph[k] + step, pp[k], pp[k1], fp, coeffs, 1)
                 # geometric scan on both sides of phi0
                 ratio = math.exp(math.log(2.0 * step / GEOMETRIC_MIN_OFFSET) / (N_GEOMETRIC - 1))
                 gph = np.empty(N_GEOMETRIC + 1)
@@ -349,30 +418,30 @@ def solve_epl_frame(fp, n_angles, cand):
                 for side in range(2):
                     sgn = 1.0 if side == 0 else -1.0
                     gph[0] = 0.0
-                    gff[0] = _g_at(phi0, fp, 0)
+                    gff[0] = _g_at(phi0, fp, coeffs, 0)
                     off = GEOMETRIC_MIN_OFFSET
                     for j in range(1, N_GEOMETRIC + 1):
                         gph[j] = off
-                        gff[j] = _g_at(phi0 + sgn * off, fp, 0)
+                        gff[j] = _g_at(phi0 + sgn * off, fp, coeffs, 0)
                         off *= ratio
                     if sgn > 0.0:
                         for j in range(N_GEOMETRIC + 1):
                             gph[j] = phi0 + gph[j]
-                        n_cand = _scan(gph, gff, N_GEOMETRIC + 1, False, fp, cand, n_cand)
+                        n_cand = _scan(gph, gff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand)
                     else:
                         rph = np.empty(N_GEOMETRIC + 1)
                         rff = np.empty(N_GEOMETRIC + 1)
                         for j in range(N_GEOMETRIC + 1):
                             rph[j] = phi0 - gph[N_GEOMETRIC - j]
                             rff[j] = gff[N_GEOMETRIC - j]
-                        n_cand = _scan(rph, rff, N_GEOMETRIC + 1, False, fp, cand, n_cand)
+                        n_cand = _scan(rph, rff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand)
                 # dominant balance beta ~ -R**(1-t) w for images closer than any sample
-                _, _, _, w1, w2 = _frame_eval(phi0, fp)
+                _, _, _, w1, w2 = _frame_eval(phi0, fp, coeffs)
                 wn = math.hypot(w1, w2)
                 if wn > 0.0:
                     log_r = math.log(bnorm / wn) / (1.0 - t)
                     if log_r > -600.0:
-                        x, y, res = _newton_log_polar(log_r, phi0, fp)
+                        x, y, res = _newton_log_polar(log_r, phi0, fp, coeffs)
                         if n_cand < cand.shape[0] and math.isfinite(x):
                             cand[n_cand, 0] = x
                             cand[n_cand, 1] = y

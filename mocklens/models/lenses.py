@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mocklens.errors import KernelInputError
-from mocklens.kernels.epl import epl_series_terms
+from mocklens.kernels.epl import epl_series_terms_batch
 from mocklens.kernels.lens import PACK_WIDTH
 from mocklens.models.params import PROFILES
 
@@ -122,7 +122,7 @@ def pack(
                 break
     codes = np.empty(len(types), dtype=np.int64)
     packed = np.zeros((n, len(types), PACK_WIDTH), dtype=np.float64)
-    for j, (kind, p) in enumerate(zip(types, params)):
+    for j, (kind, p) in enumerate(zip(types, params, strict=True)):
         if kind not in PROFILES:
             raise KernelInputError(f"component {j}: unknown profile type '{kind}'")
         spec = PROFILES[kind]
@@ -131,9 +131,7 @@ def pack(
         for ps in spec.params:
             a = cols[ps.name]
             if np.any(a <= ps.lower) or np.any(a >= ps.upper):
-                raise KernelInputError(
-                    f"{where}.{ps.name}: value outside ({ps.lower}, {ps.upper})"
-                )
+                raise KernelInputError(f"{where}.{ps.name}: value outside ({ps.lower}, {ps.upper})")
         codes[j] = spec.code
         row = packed[:, j, :]
         if kind in ("EPL", "SIE"):
@@ -149,7 +147,7 @@ def pack(
             row[:, 5] = cols["center_x"]
             row[:, 6] = cols["center_y"]
             if kind == "EPL":
-                row[:, 7] = [epl_series_terms(qi, ti, series_tolerance) for qi, ti in zip(q, t)]
+                epl_series_terms_batch(q, t, series_tolerance, row[:, 7])
         elif kind in ("SIS", "POINT_MASS"):
             row[:, 0] = cols["theta_E"]
             row[:, 1] = cols["center_x"]

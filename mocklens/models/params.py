@@ -84,7 +84,9 @@ PROFILES: dict[str, ProfileSpec] = {
         CODE_EPL,
         (
             _THETA_E,
-            ParamSpec("gamma", "dimensionless", 1.0, 3.0, "3D logarithmic density slope (2 = isothermal)"),
+            ParamSpec(
+                "gamma", "dimensionless", 1.0, 3.0, "3D logarithmic density slope (2 = isothermal)"
+            ),
             _E1,
             _E2,
             _CX,
@@ -99,8 +101,20 @@ PROFILES: dict[str, ProfileSpec] = {
         "SHEAR",
         CODE_SHEAR,
         (
-            ParamSpec("gamma1", "dimensionless", -1.0, 1.0, "external shear component 1 (about the origin)"),
-            ParamSpec("gamma2", "dimensionless", -1.0, 1.0, "external shear component 2 (about the origin)"),
+            ParamSpec(
+                "gamma1",
+                "dimensionless",
+                -1.0,
+                1.0,
+                "external shear 1 (about the origin)",
+            ),
+            ParamSpec(
+                "gamma2",
+                "dimensionless",
+                -1.0,
+                1.0,
+                "external shear 2 (about the origin)",
+            ),
         ),
         "shear",
     ),

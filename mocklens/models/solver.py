@@ -89,8 +89,11 @@ def choose_finder(types: tuple[str, ...]) -> tuple[int, int, int, int]:
     mains = [i for i, t in enumerate(types) if t in EPL_LIKE]
     shears = [i for i, t in enumerate(types) if t == "SHEAR"]
     convs = [i for i, t in enumerate(types) if t == "CONVERGENCE"]
-    if len(mains) == 1 and len(shears) <= 1 and len(convs) <= 1 and (
-        len(mains) + len(shears) + len(convs) == len(types)
+    if (
+        len(mains) == 1
+        and len(shears) <= 1
+        and len(convs) <= 1
+        and (len(mains) + len(shears) + len(convs) == len(types))
     ):
         return MODE_EPL, mains[0], (shears or [-1])[0], (convs or [-1])[0]
     return MODE_GRID, -1, -1, -1
@@ -141,8 +144,9 @@ def solve_images(
     vec[:6] = (s.n_angles, s.tolerance, s.min_abs_mu, s.grid_half_width, s.grid_cells, s.grid_depth)
     out_f = np.empty((len(IMAGE_FLOAT_ROWS), n, max_images))
     out_i = np.zeros((4, n, max_images), dtype=np.int64)
-    solve_images_batch(lens.codes, lens.packed, bx, by, mode, i_main, i_shear, i_conv,
-                       vec, out_f, out_i)
+    solve_images_batch(
+        lens.codes, lens.packed, bx, by, mode, i_main, i_shear, i_conv, vec, out_f, out_i
+    )
     values = {name: out_f[r] for r, name in enumerate(IMAGE_FLOAT_ROWS)}
     return ImageSet(
         values=values,

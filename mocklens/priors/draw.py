@@ -120,7 +120,7 @@ def draw_lenses(cfg: RunConfig, index, attempt) -> dict[str, np.ndarray]:
     return out
 
 
-def draw_placement_uniforms(cfg: RunConfig, index, attempt):
+def draw_placement_uniforms(cfg: RunConfig, index, attempt, sub: int = 0):
     """Return the two uniforms that place the source, from their own stream.
 
     Parameters
@@ -131,6 +131,8 @@ def draw_placement_uniforms(cfg: RunConfig, index, attempt):
         Global sample indices.
     attempt : int or ndarray of int64, shape (n,)
         Rejection attempt per sample.
+    sub : int, optional
+        Sub-stream, for placements that reject inside one attempt (0 first).
 
     Returns
     -------
@@ -138,7 +140,7 @@ def draw_placement_uniforms(cfg: RunConfig, index, attempt):
         Independent uniforms strictly inside (0, 1) [dimensionless].
     """
     index = np.asarray(index, dtype=np.int64)
-    return uniform_pair(root_key(cfg.seed), index, stream_id(PLACEMENT_STREAM), attempt)
+    return uniform_pair(root_key(cfg.seed), index, stream_id(PLACEMENT_STREAM), attempt, sub)
 
 
 def stream_paths(cfg: RunConfig) -> list[str]:
