@@ -19,10 +19,20 @@ from mocklens.kernels.solve import (
     FRAME_WIDTH,
     MAX_CANDIDATES,
     WORKSPACE_ROWS,
+    _append,
     solve_epl_frame,
 )
 
 MODE_EPL, MODE_GRID = 1, 2
+#: A cell whose source-plane image is this many times larger than the cell is refined beyond
+#: the regular depth (|mu| below ~1/STRETCH**2 there).
+STRETCH = 8.0
+#: Residual below which a grid candidate counts as converged [arcsec] (final check: tolerance).
+CONVERGED_RESIDUAL = 1e-8
+#: Extra subdivision levels allowed for such cells.
+EXTRA_DEPTH = 8
+#: Offsets of the grid origin in cells (fractional parts of 1/pi and the golden ratio).
+GRID_OFFSET_X, GRID_OFFSET_Y = 0.3183098861837907 - 0.5, 0.6180339887498949 - 0.5
 #: Image types as stored in ``/point/type``.
 TYPE_NONE, TYPE_MINIMUM, TYPE_SADDLE, TYPE_MAXIMUM = 0, 1, 2, 3
 
@@ -38,7 +48,7 @@ IMAGE_FLOAT_ROWS = ("x", "y", "mu", "fermat", "psi", "alpha_x", "alpha_y", "resi
 
 @jit
 def newton_cartesian(x, y, beta_x, beta_y, codes, packed, max_iter):
-    """Polish an image of ``(beta_x, beta_y)`` by damped Newton steps in (x, y).
+    """Polish an image of ``(beta_x, beta_y)`` by Levenberg-Marquardt-damped Newton steps.
 
     Parameters
     ----------
@@ -60,37 +70,45 @@ def newton_cartesian(x, y, beta_x, beta_y, codes, packed, max_iter):
     gx = x - ax - beta_x
     gy = y - ay - beta_y
     res = math.hypot(gx, gy)
+    # Levenberg-Marquardt damping: lam = 0 is Newton; it grows when a step fails, which keeps
+    # progress near critical curves where the Jacobian is nearly singular (|mu| >> 1)
+    lam = 0.0
     for _ in range(max_iter):
         if res == 0.0:
             break
         a11 = 1.0 - fxx
         a12 = -fxy
         a22 = 1.0 - fyy
-        det = a11 * a22 - a12 * a12
+        # normal equations (J^T J + lam I) d = -J^T g, J symmetric
+        n11 = a11 * a11 + a12 * a12 + lam
+        n12 = a11 * a12 + a12 * a22
+        n22 = a12 * a12 + a22 * a22 + lam
+        r1 = -(a11 * gx + a12 * gy)
+        r2 = -(a12 * gx + a22 * gy)
+        det = n11 * n22 - n12 * n12
         if det == 0.0 or not math.isfinite(det):
-            break
-        dx = -(a22 * gx - a12 * gy) / det
-        dy = -(-a12 * gx + a11 * gy) / det
-        lam = 1.0
-        improved = False
-        for _ in range(30):
-            nx = x + lam * dx
-            ny = y + lam * dy
-            _, nax, nay, nfxx, nfxy, nfyy = lens_composite(nx, ny, codes, packed)
-            ngx = nx - nax - beta_x
-            ngy = ny - nay - beta_y
-            nres = math.hypot(ngx, ngy)
-            if nres < res:
-                improved = True
+            lam = max(1e-12, 10.0 * lam) if lam > 0.0 else 1e-12 * (n11 + n22 + 1.0)
+            continue
+        dx = (n22 * r1 - n12 * r2) / det
+        dy = (n11 * r2 - n12 * r1) / det
+        nx = x + dx
+        ny = y + dy
+        _, nax, nay, nfxx, nfxy, nfyy = lens_composite(nx, ny, codes, packed)
+        ngx = nx - nax - beta_x
+        ngy = ny - nay - beta_y
+        nres = math.hypot(ngx, ngy)
+        if nres < res:
+            step = math.hypot(dx, dy)
+            x, y, gx, gy, res = nx, ny, ngx, ngy, nres
+            ax, ay, fxx, fxy, fyy = nax, nay, nfxx, nfxy, nfyy
+            lam *= 0.1
+            if step < 1e-15 * (1.0 + math.hypot(x, y)):
                 break
-            lam *= 0.5
-        if not improved:
-            break
-        step = lam * math.hypot(dx, dy)
-        x, y, gx, gy, res = nx, ny, ngx, ngy, nres
-        ax, ay, fxx, fxy, fyy = nax, nay, nfxx, nfxy, nfyy
-        if step < 1e-15 * (1.0 + math.hypot(x, y)):
-            break
+        else:
+            scale = a11 * a11 + a22 * a22 + 2.0 * a12 * a12
+            lam = max(10.0 * lam, 1e-6 * scale + 1e-300)
+            if lam > 1e12 * (scale + 1.0):
+                break
     return x, y, res
 
 
@@ -157,12 +175,14 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
     n_cand = 0
     size = 2.0 * half / cells
     # explicit stack of cells (x0, y0, size, level) instead of recursion
-    stack = np.empty((4 * depth + 8 + cells * cells, 4))
+    stack = np.empty((4 * (depth + EXTRA_DEPTH) + 8, 4))
     for i in range(cells):
         for j in range(cells):
             top = 0
-            stack[0, 0] = center_x - half + i * size
-            stack[0, 1] = center_y - half + j * size
+            # irrational offsets keep vertices off profile centres, where deflections are
+            # singular (a vertex on a centre maps to 0 and hides the images around it)
+            stack[0, 0] = center_x - half + (i + GRID_OFFSET_X) * size
+            stack[0, 1] = center_y - half + (j + GRID_OFFSET_Y) * size
             stack[0, 2] = size
             stack[0, 3] = 0.0
             top = 1
@@ -192,7 +212,10 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
                     and lo_y - margin <= beta_y <= hi_y + margin
                 ):
                     continue
-                if level < depth:
+                # cells mapped to a much larger region hold demagnified images near a singular
+                # centre, smaller than the finest regular cell: refine them further
+                stretched = max(hi_x - lo_x, hi_y - lo_y) > STRETCH * h
+                if level < depth or (stretched and level < depth + EXTRA_DEPTH):
                     hh = 0.5 * h
                     for k in range(4):
                         stack[top, 0] = x0 + hh * (k % 2)
@@ -220,12 +243,9 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
                     if l1 >= -slack and l2 >= -slack and l1 + l2 <= 1.0 + slack:
                         sx = xs[0] + l1 * (xs[i1] - xs[0]) + l2 * (xs[i2] - xs[0])
                         sy = ys[0] + l1 * (ys[i1] - ys[0]) + l2 * (ys[i2] - ys[0])
-                        x, y, res = newton_cartesian(sx, sy, beta_x, beta_y, codes, packed, 60)
-                        if n_cand < cand.shape[0] and math.isfinite(x):
-                            cand[n_cand, 0] = x
-                            cand[n_cand, 1] = y
-                            cand[n_cand, 2] = res
-                            n_cand += 1
+                        x, y, res = newton_cartesian(sx, sy, beta_x, beta_y, codes, packed, 100)
+                        if res <= CONVERGED_RESIDUAL:
+                            n_cand = _append(x, y, res, cand, n_cand)
     return n_cand
 
 

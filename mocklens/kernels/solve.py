@@ -32,7 +32,7 @@ from mocklens.kernels._jit import jit
 from mocklens.kernels.epl import epl_from_omega, omega_from_coefficients
 
 #: Most candidate images a finder may return before de-duplication.
-MAX_CANDIDATES = 24
+MAX_CANDIDATES = 64
 #: Two polished candidates closer than this are the same image [arcsec].
 DUPLICATE_DISTANCE = 1e-8
 #: Bracket width at which the 1-D root search stops before the Newton polish [rad].
@@ -204,22 +204,81 @@ def _newton_log_polar(log_r, phi, fp, coeffs):
     return x, y, res
 
 
+#: |D| below this fraction of |Au||w| means Au and w are parallel along the ray (round lens
+#: without shear), where R = P/D is undefined and the radial equation is solved instead.
+PARALLEL_FRACTION = 1e-9
+#: Samples of ln R in the radial fallback, spanning 1e-10 b .. 1e4 b.
+N_RADIAL = 97
+
+
+@jit
+def _append(x, y, res, cand, n_cand):
+    """Append a finite candidate unless it repeats one already found; return the count."""
+    if not (math.isfinite(x) and math.isfinite(y)) or n_cand >= cand.shape[0]:
+        return n_cand
+    for j in range(n_cand):
+        if math.hypot(cand[j, 0] - x, cand[j, 1] - y) < DUPLICATE_DISTANCE:
+            return n_cand
+    cand[n_cand, 0] = x
+    cand[n_cand, 1] = y
+    cand[n_cand, 2] = res
+    return n_cand + 1
+
+
+@jit
+def _radial_roots(phi, fp, coeffs, cand, n_cand):
+    """Images on the ray at ``phi`` from the lens equation projected on ``Au``.
+
+    Used where ``Au`` and ``w`` are parallel: ``h(R) = R |Au|**2 - R**(1-t) (w.Au) - beta.Au``
+    is scanned in ``ln R`` and each bracketed root polished by Newton.
+    """
+    q = fp[_Q]
+    t = fp[_T]
+    ce = math.cos(phi)
+    se = math.sin(phi)
+    u1 = ce / q
+    u2 = se
+    m1 = fp[_A11] * u1 + fp[_A12] * u2
+    m2 = fp[_A12] * u1 + fp[_A22] * u2
+    om_r, om_i = omega_from_coefficients(ce, se, coeffs, int(fp[_NT]))
+    w1 = fp[_C0] * om_r
+    w2 = fp[_C0] * om_i
+    mm = m1 * m1 + m2 * m2
+    wm = w1 * m1 + w2 * m2
+    bm = fp[_B1] * m1 + fp[_B2] * m2
+    lo = math.log(fp[_B] * 1e-10)
+    step = math.log(1e14) / (N_RADIAL - 1)
+    prev_s = lo
+    prev_h = math.exp(lo) * mm - math.exp((1.0 - t) * lo) * wm - bm
+    for j in range(1, N_RADIAL):
+        s = lo + j * step
+        h = math.exp(s) * mm - math.exp((1.0 - t) * s) * wm - bm
+        if prev_h == 0.0 or prev_h * h < 0.0:
+            # secant guess in ln R, then Newton in (ln R, phi)
+            s0 = prev_s if prev_h == 0.0 else prev_s - prev_h * (s - prev_s) / (h - prev_h)
+            x, y, res = _newton_log_polar(s0, phi, fp, coeffs)
+            n_cand = _append(x, y, res, cand, n_cand)
+        prev_s = s
+        prev_h = h
+    return n_cand
+
+
 @jit
 def _add_frame_root(phi, fp, coeffs, cand, n_cand):
-    """Turn a root in ``phi`` into a polished frame candidate; return the new count."""
-    d, p, _, _, _ = _frame_eval(phi, fp, coeffs)
-    if d == 0.0:
-        return n_cand
+    """Turn a root in ``phi`` into polished frame candidates; return the new count."""
+    d, p, _, w1, w2 = _frame_eval(phi, fp, coeffs)
+    q = fp[_Q]
+    u1 = math.cos(phi) / q
+    u2 = math.sin(phi)
+    m1 = fp[_A11] * u1 + fp[_A12] * u2
+    m2 = fp[_A12] * u1 + fp[_A22] * u2
+    if abs(d) <= PARALLEL_FRACTION * math.hypot(m1, m2) * math.hypot(w1, w2):
+        return _radial_roots(phi, fp, coeffs, cand, n_cand)
     big_r = p / d
     if not (big_r > 0.0) or not math.isfinite(big_r):
         return n_cand
     x, y, res = _newton_log_polar(math.log(big_r), phi, fp, coeffs)
-    if n_cand < cand.shape[0] and math.isfinite(x) and math.isfinite(y):
-        cand[n_cand, 0] = x
-        cand[n_cand, 1] = y
-        cand[n_cand, 2] = res
-        return n_cand + 1
-    return n_cand
+    return _append(x, y, res, cand, n_cand)
 
 
 @jit
@@ -335,9 +394,10 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
 
     Notes
     -----
-    For ``t < 1`` the central maximum and, for sources near the radial caustic, a saddle
-    partner lie within ``~R`` of the direction ``phi0`` where ``w`` is anti-parallel to the
-    source, where ``F ~ Q0 - c |phi - phi0|**(1-t)`` has a cusp that a uniform grid cannot
+    Central images (for ``t < 1`` the maximum and, for sources near the radial caustic, its
+    saddle partner; for ``t > 1`` a faint saddle when the source is far out) lie within ``~R``
+    of the direction ``phi0`` where ``w`` is anti-parallel to the source, where
+    ``F ~ Q0 - c |phi - phi0|**|1-t|`` has a cusp that a uniform grid cannot
     resolve. A scan geometric in ``|phi - phi0|`` (smooth in ``ln|phi - phi0|``) on both sides
     resolves them, and a Newton start from the dominant balance catches images even closer.
     The uniform grid is evaluated term by term over all angles at once (vectorisable loops);
@@ -403,7 +463,7 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
         wb[k] = w1 * b1 + w2 * b2
         wb[k + half] = -wb[k]
     n_cand = _scan(ph, ff, n_angles, True, fp, coeffs, cand, 0)
-    if t < 1.0:
+    if t != 1.0:
         bnorm = math.hypot(fp[_B1], fp[_B2])
         if bnorm > 0.0:
             for k in range(n_angles):
@@ -440,11 +500,7 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
                 wn = math.hypot(w1, w2)
                 if wn > 0.0:
                     log_r = math.log(bnorm / wn) / (1.0 - t)
-                    if log_r > -600.0:
+                    if -600.0 < log_r < 50.0:
                         x, y, res = _newton_log_polar(log_r, phi0, fp, coeffs)
-                        if n_cand < cand.shape[0] and math.isfinite(x):
-                            cand[n_cand, 0] = x
-                            cand[n_cand, 1] = y
-                            cand[n_cand, 2] = res
-                            n_cand += 1
+                        n_cand = _append(x, y, res, cand, n_cand)
     return n_cand
