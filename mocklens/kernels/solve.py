@@ -329,10 +329,12 @@ def _probe_minimum(lo, hi, sign, fp, coeffs, cand, n_cand):
 
 
 @jit
-def _scan(ph, ff, n, cyclic, fp, coeffs, cand, n_cand):
+def _scan(ph, ff, n, cyclic, fp, coeffs, cand, n_cand, always_probe):
     """Bracket sign changes of F between consecutive samples and probe local minima of |F|.
 
     ``ph`` (n,) must increase; with ``cyclic`` the last sample connects to ``ph[0] + 2 pi``.
+    Minima are probed when a parabola through three samples predicts a deep dip, or always
+    with ``always_probe`` (used near the central-image direction, where pairs crowd).
     """
     n_int = n if cyclic else n - 1
     for k in range(n_int):
@@ -354,7 +356,7 @@ def _scan(ph, ff, n, cyclic, fp, coeffs, cand, n_cand):
                 # parabola through the three samples predicts the depth of the minimum
                 curv = f0 - 2.0 * f1 + f2
                 depth = f1 - (f2 - f0) ** 2 / (8.0 * curv) if curv != 0.0 else f1
-                if depth * f1 < 0.25 * f1 * f1:
+                if always_probe or depth * f1 < 0.25 * f1 * f1:
                     end = ph[k2]
                     while end <= lo:
                         end += 2.0 * math.pi
@@ -364,9 +366,9 @@ def _scan(ph, ff, n, cyclic, fp, coeffs, cand, n_cand):
 
 
 #: Samples per side of the geometric scan around the central-image direction.
-N_GEOMETRIC = 48
+N_GEOMETRIC = 40
 #: Closest offset from that direction sampled by the geometric scan [rad].
-GEOMETRIC_MIN_OFFSET = 1e-13
+GEOMETRIC_MIN_OFFSET = 1e-10
 
 
 @jit
@@ -455,14 +457,30 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
         d = m1 * w2 - m2 * w1
         p = b1 * w2 - b2 * w1
         q_ = b1 * m2 - b2 * m1
-        # phi + pi flips u, Au and w: D is unchanged, P and Q change sign
+        # phi + pi flips u, Au and w: D is unchanged, P and Q change sign, so the power term
+        # |D|**t |P|**(1-t) = |P| (|D|/|P|)**t is shared by both halves. For t > 1 the grid
+        # stores F / |P|**(t-1), which has the sign of F: brackets are refined on F itself.
         pp[k] = p
         pp[k + half] = -p
-        ff[k] = _f_value(d, p, q_, t)
-        ff[k + half] = _f_value(d, -p, -q_, t)
+        if t == 1.0:
+            ff[k] = q_ - d
+            ff[k + half] = -q_ - d
+        else:
+            ap = abs(p)
+            if ap > 0.0:
+                x = ap * (abs(d) / ap) ** t
+            else:
+                x = 0.0 if t < 1.0 else (math.inf if d != 0.0 else 0.0)
+            sd = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
+            if math.isinf(x):
+                ff[k] = -sd * 1e300
+                ff[k + half] = -sd * 1e300
+            else:
+                ff[k] = q_ - sd * x
+                ff[k + half] = -q_ - sd * x
         wb[k] = w1 * b1 + w2 * b2
         wb[k + half] = -wb[k]
-    n_cand = _scan(ph, ff, n_angles, True, fp, coeffs, cand, 0)
+    n_cand = _scan(ph, ff, n_angles, True, fp, coeffs, cand, 0, False)
     if t != 1.0:
         bnorm = math.hypot(fp[_B1], fp[_B2])
         if bnorm > 0.0:
@@ -487,14 +505,18 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
                     if sgn > 0.0:
                         for j in range(N_GEOMETRIC + 1):
                             gph[j] = phi0 + gph[j]
-                        n_cand = _scan(gph, gff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand)
+                        n_cand = _scan(
+                            gph, gff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand, True
+                        )
                     else:
                         rph = np.empty(N_GEOMETRIC + 1)
                         rff = np.empty(N_GEOMETRIC + 1)
                         for j in range(N_GEOMETRIC + 1):
                             rph[j] = phi0 - gph[N_GEOMETRIC - j]
                             rff[j] = gff[N_GEOMETRIC - j]
-                        n_cand = _scan(rph, rff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand)
+                        n_cand = _scan(
+                            rph, rff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand, True
+                        )
                 # dominant balance beta ~ -R**(1-t) w for images closer than any sample
                 _, _, _, w1, w2 = _frame_eval(phi0, fp, coeffs)
                 wn = math.hypot(w1, w2)
