@@ -193,7 +193,13 @@ def root_attrs_with_format(root_attrs: dict) -> dict:
     return out
 
 
-def create_column(group: h5py.Group, name: str, dtype: np.dtype, shape: tuple) -> h5py.Dataset:
+def create_column(
+    group: h5py.Group,
+    name: str,
+    dtype: np.dtype,
+    shape: tuple,
+    compression_level: int | None = None,
+) -> h5py.Dataset:
     """Create an empty column dataset with the standard filters, chunks and fill value.
 
     Parameters
@@ -206,12 +212,21 @@ def create_column(group: h5py.Group, name: str, dtype: np.dtype, shape: tuple) -
         Element type.
     shape : tuple of int
         ``(n_rows, *trailing)`` [dimensionless].
+    compression_level : int, optional
+        gzip level 1-9, 0 for no gzip; default ``COMPRESSION``'s level.
 
     Returns
     -------
     h5py.Dataset
         The new dataset; the first dimension is extensible.
     """
+    filters = dict(COMPRESSION)
+    if compression_level is not None:
+        if compression_level == 0:
+            filters.pop("compression")
+            filters.pop("compression_opts")
+        else:
+            filters["compression_opts"] = int(compression_level)
     return group.create_dataset(
         name,
         shape=shape,
@@ -219,18 +234,26 @@ def create_column(group: h5py.Group, name: str, dtype: np.dtype, shape: tuple) -
         chunks=chunk_shape(dtype, shape),
         maxshape=(None, *shape[1:]),
         fillvalue=fill_value(dtype),
-        **COMPRESSION,
+        **filters,
     )
 
 
-def _write_column(group: h5py.Group, name: str, array: np.ndarray, attrs: dict) -> None:
-    dataset = create_column(group, name, array.dtype, array.shape)
+def _write_column(
+    group: h5py.Group, name: str, array: np.ndarray, attrs: dict, level: int | None
+) -> None:
+    dataset = create_column(group, name, array.dtype, array.shape, compression_level=level)
     if array.size:
         dataset[...] = array
     set_attrs(dataset, attrs)
 
 
-def write_table(path: str | os.PathLike, table: Table, *, overwrite: bool = False) -> Path:
+def write_table(
+    path: str | os.PathLike,
+    table: Table,
+    *,
+    overwrite: bool = False,
+    compression_level: int | None = None,
+) -> Path:
     """Write a table to an HDF5 file atomically.
 
     Parameters
@@ -241,6 +264,8 @@ def write_table(path: str | os.PathLike, table: Table, *, overwrite: bool = Fals
         Columns and attributes; checked with :meth:`Table.validate` first.
     overwrite : bool, optional
         Replace an existing file.
+    compression_level : int, optional
+        gzip level 1-9, or 0 for no gzip (shuffle and fletcher32 stay); default 4.
 
     Returns
     -------
@@ -264,7 +289,9 @@ def write_table(path: str | os.PathLike, table: Table, *, overwrite: bool = Fals
             set_attrs(group, table.group_attrs.get(group_name, {}))
         for key, array in table.columns.items():
             group_name, name = split_column_name(key)
-            _write_column(handle[group_name], name, array, table.column_attrs.get(key, {}))
+            _write_column(
+                handle[group_name], name, array, table.column_attrs.get(key, {}), compression_level
+            )
         set_attrs(handle, attrs)
     return Path(path)
 

@@ -105,12 +105,12 @@ def test_failure_mid_write_removes_temporary(tmp_path, table, monkeypatch, exc):
     real = writer._write_column
     calls = []
 
-    def failing(group, name, array, attrs):
+    def failing(group, name, array, attrs, level=None):
         calls.append(name)
         if len(calls) == 3:
             assert leftovers(tmp_path), "the temporary exists while writing"
             raise exc
-        real(group, name, array, attrs)
+        real(group, name, array, attrs, level)
 
     monkeypatch.setattr(writer, "_write_column", failing)
     with pytest.raises(type(exc)):
@@ -119,7 +119,7 @@ def test_failure_mid_write_removes_temporary(tmp_path, table, monkeypatch, exc):
 
 
 def test_disk_full_becomes_resource_error(tmp_path, table, monkeypatch):
-    def full(group, name, array, attrs):
+    def full(group, name, array, attrs, level=None):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(writer, "_write_column", full)
@@ -146,8 +146,8 @@ SLOW_WRITER = textwrap.dedent(
     from mocklens.io.table import Table
 
     real = writer._write_column
-    def slow(group, name, array, attrs):
-        real(group, name, array, attrs)
+    def slow(group, name, array, attrs, level=None):
+        real(group, name, array, attrs, level)
         group.file.flush()  # data on disk, as after a real partial write
         print("wrote", name, flush=True)
         time.sleep(60)
@@ -197,3 +197,17 @@ def test_remove_stale_temporaries_spares_live_writers(tmp_path):
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(remove_stale_temporaries(tmp_path, force=True)) == sorted([live, other_host])
     assert unrelated.exists()
+
+
+def test_compression_level_is_applied(tmp_path, table):
+    import h5py
+
+    from mocklens.io import write_table as write
+
+    for level, expected in ((0, None), (7, 7)):
+        path = write(tmp_path / f"c{level}.h5", table, compression_level=level)
+        with h5py.File(path) as f:
+            name = next(iter(table.columns))
+            ds = f[name]
+            assert ds.compression_opts == expected
+            assert ds.shuffle and ds.fletcher32
