@@ -48,18 +48,22 @@ WORKSPACE_ROWS = 12
 
 
 @jit
-def _frame_eval(phi, fp, coeffs):
-    """Return D, P, Q, w1, w2 of the 1-D EPL equation at elliptical angle ``phi``."""
+def _ray_vectors(phi, fp, coeffs):
+    """Return ``Au(phi)`` and ``w(phi)`` (m1, m2, w1, w2) on the ray at elliptical angle phi."""
     ce = math.cos(phi)
     se = math.sin(phi)
-    q = fp[_Q]
-    u1 = ce / q
+    u1 = ce / fp[_Q]
     u2 = se
     m1 = fp[_A11] * u1 + fp[_A12] * u2
     m2 = fp[_A12] * u1 + fp[_A22] * u2
     om_r, om_i = omega_from_coefficients(ce, se, coeffs, int(fp[_NT]))
-    w1 = fp[_C0] * om_r
-    w2 = fp[_C0] * om_i
+    return m1, m2, fp[_C0] * om_r, fp[_C0] * om_i
+
+
+@jit
+def _frame_eval(phi, fp, coeffs):
+    """Return D, P, Q, w1, w2 of the 1-D EPL equation at elliptical angle ``phi``."""
+    m1, m2, w1, w2 = _ray_vectors(phi, fp, coeffs)
     b1 = fp[_B1]
     b2 = fp[_B2]
     return m1 * w2 - m2 * w1, b1 * w2 - b2 * w1, b1 * m2 - b2 * m1, w1, w2
@@ -232,17 +236,8 @@ def _radial_roots(phi, fp, coeffs, cand, n_cand):
     Used where ``Au`` and ``w`` are parallel: ``h(R) = R |Au|**2 - R**(1-t) (w.Au) - beta.Au``
     is scanned in ``ln R`` and each bracketed root polished by Newton.
     """
-    q = fp[_Q]
     t = fp[_T]
-    ce = math.cos(phi)
-    se = math.sin(phi)
-    u1 = ce / q
-    u2 = se
-    m1 = fp[_A11] * u1 + fp[_A12] * u2
-    m2 = fp[_A12] * u1 + fp[_A22] * u2
-    om_r, om_i = omega_from_coefficients(ce, se, coeffs, int(fp[_NT]))
-    w1 = fp[_C0] * om_r
-    w2 = fp[_C0] * om_i
+    m1, m2, w1, w2 = _ray_vectors(phi, fp, coeffs)
     mm = m1 * m1 + m2 * m2
     wm = w1 * m1 + w2 * m2
     bm = fp[_B1] * m1 + fp[_B2] * m2
@@ -266,12 +261,9 @@ def _radial_roots(phi, fp, coeffs, cand, n_cand):
 @jit
 def _add_frame_root(phi, fp, coeffs, cand, n_cand):
     """Turn a root in ``phi`` into polished frame candidates; return the new count."""
-    d, p, _, w1, w2 = _frame_eval(phi, fp, coeffs)
-    q = fp[_Q]
-    u1 = math.cos(phi) / q
-    u2 = math.sin(phi)
-    m1 = fp[_A11] * u1 + fp[_A12] * u2
-    m2 = fp[_A12] * u1 + fp[_A22] * u2
+    m1, m2, w1, w2 = _ray_vectors(phi, fp, coeffs)
+    d = m1 * w2 - m2 * w1
+    p = fp[_B1] * w2 - fp[_B2] * w1
     if abs(d) <= PARALLEL_FRACTION * math.hypot(m1, m2) * math.hypot(w1, w2):
         return _radial_roots(phi, fp, coeffs, cand, n_cand)
     big_r = p / d
