@@ -39,6 +39,7 @@ from mocklens.kernels.solve import (  # noqa: E402
     FRAME_WIDTH,
     MAX_CANDIDATES,
     WORKSPACE_ROWS,
+    fill_angle_table,
     solve_epl_frame,
 )
 from mocklens.models.lenses import PackedLens, pack  # noqa: E402
@@ -52,8 +53,9 @@ def draw(family, n, seed):
     rng = np.random.default_rng(seed)
     if family == "default":
         # e = 1 - q ~ N(0.3, 0.16) truncated to [0, 0.9); slope 2; theta_E U(1, 1.5)
-        e_om = truncnorm.rvs((0 - 0.3) / 0.16, (0.9 - 0.3) / 0.16, loc=0.3, scale=0.16,
-                             size=n, random_state=rng)
+        e_om = truncnorm.rvs(
+            (0 - 0.3) / 0.16, (0.9 - 0.3) / 0.16, loc=0.3, scale=0.16, size=n, random_state=rng
+        )
         q = 1.0 - e_om
         gamma = np.full(n, 2.0)
     else:
@@ -63,9 +65,17 @@ def draw(family, n, seed):
     e = (1 - q) / (1 + q)
     g = 0.05 * 10 ** rng.normal(0, 0.2, n)
     gphi = rng.uniform(0, np.pi, n)
-    kw = [dict(theta_E=rng.uniform(1.0, 1.5, n), gamma=gamma, e1=e * np.cos(2 * phi),
-               e2=e * np.sin(2 * phi), center_x=np.zeros(n), center_y=np.zeros(n)),
-          dict(gamma1=g * np.cos(2 * gphi), gamma2=g * np.sin(2 * gphi))]
+    kw = [
+        dict(
+            theta_E=rng.uniform(1.0, 1.5, n),
+            gamma=gamma,
+            e1=e * np.cos(2 * phi),
+            e2=e * np.sin(2 * phi),
+            center_x=np.zeros(n),
+            center_y=np.zeros(n),
+        ),
+        dict(gamma1=g * np.cos(2 * gphi), gamma2=g * np.sin(2 * gphi)),
+    ]
     # the research recipe: an image position at radius sqrt(U(0, 16)) mapped back to the source
     r = np.sqrt(rng.uniform(0, 16, n))
     a = rng.uniform(0, 2 * np.pi, n)
@@ -75,7 +85,7 @@ def draw(family, n, seed):
     by = np.empty(n)
     for i in range(n):
         codes, packed = lens.system(i)
-        raytrace_batch(x[i:i + 1], y[i:i + 1], codes, packed, bx[i:i + 1], by[i:i + 1])
+        raytrace_batch(x[i : i + 1], y[i : i + 1], codes, packed, bx[i : i + 1], by[i : i + 1])
     return kw, lens, bx, by
 
 
@@ -88,6 +98,7 @@ def _frame_only(codes, packed, beta_x, beta_y, n_angles):
     cand = np.empty((MAX_CANDIDATES, 3))
     fp = np.empty(FRAME_WIDTH)
     ws = np.empty((WORKSPACE_ROWS, max(n_angles, 2)))
+    fill_angle_table(ws, n_angles)
     coeffs = np.empty(MAX_SERIES_TERMS)
     total = 0
     for s in range(beta_x.shape[0]):
@@ -127,7 +138,8 @@ def bench_lenstronomy(kw, bx, by, n):
             warnings.simplefilter("ignore")
             t0 = time.perf_counter()
             x, y = solver.image_position_from_source(
-                bx[i], by[i], kwl, solver="analytical", Nmeas=2000, magnification_limit=None)
+                bx[i], by[i], kwl, solver="analytical", Nmeas=2000, magnification_limit=None
+            )
             t1 = time.perf_counter()
             model.magnification(x, y, kwl)
             model.arrival_time(x, y, kwl, x_source=bx[i], y_source=by[i])
@@ -141,15 +153,20 @@ def bench_lenstronomy(kw, bx, by, n):
 def machine():
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                      if ln.startswith("Model name")), platform.processor())
+        model = next(
+            (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")),
+            platform.processor(),
+        )
     except OSError:
         model = platform.processor()
     import lenstronomy
     import scipy
-    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"numpy {np.__version__}, numba {numba.__version__}, scipy {scipy.__version__}, "
-            f"lenstronomy {lenstronomy.__version__}")
+
+    return (
+        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, numba {numba.__version__}, scipy {scipy.__version__}, "
+        f"lenstronomy {lenstronomy.__version__}"
+    )
 
 
 def main(argv=None):
@@ -161,10 +178,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     numba.set_num_threads(1)
     print(machine())
-    print("| family | mocklens full solve, 512 angles [us/system/core] | EPL 1-D finder alone "
-          "[us] | rest (verify, mu, Fermat, sort) [us] | mocklens 256 angles [us] "
-          "| lenstronomy solve [ms] | lenstronomy + mu + arrival time [ms] | ratio (512) "
-          "| ratio (256) |")
+    print(
+        "| family | mocklens full solve, 512 angles [us/system/core] | EPL 1-D finder alone "
+        "[us] | rest (verify, mu, Fermat, sort) [us] | mocklens 256 angles [us] "
+        "| lenstronomy solve [ms] | lenstronomy + mu + arrival time [ms] | ratio (512) "
+        "| ratio (256) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for family in ("default", "broad"):
         kw, lens, bx, by = draw(family, args.n_mocklens, args.seed)
@@ -174,11 +193,15 @@ def main(argv=None):
         lt_solve, lt_total, counts = bench_lenstronomy(kw, bx, by, n_lt)
         sub = PackedLens(lens.types, lens.codes, np.ascontiguousarray(lens.packed[:n_lt]))
         imgs = solve_images(sub, bx[:n_lt], by[:n_lt], settings=SolverSettings(min_abs_mu=1e-4))
-        print(f"| {family} | {full512 * 1e6:.1f} | {frame512 * 1e6:.1f} | "
-              f"{(full512 - frame512) * 1e6:.1f} | {full256 * 1e6:.1f} | {lt_solve * 1e3:.2f} | "
-              f"{lt_total * 1e3:.2f} | {lt_total / full512:.0f}x | {lt_total / full256:.0f}x |")
-        print(f"  image counts on the lenstronomy subset: lenstronomy (raw, unfiltered) "
-              f"{counts.tolist()}, mocklens (|mu| >= 1e-4) {np.bincount(imgs.n_images).tolist()}")
+        print(
+            f"| {family} | {full512 * 1e6:.1f} | {frame512 * 1e6:.1f} | "
+            f"{(full512 - frame512) * 1e6:.1f} | {full256 * 1e6:.1f} | {lt_solve * 1e3:.2f} | "
+            f"{lt_total * 1e3:.2f} | {lt_total / full512:.0f}x | {lt_total / full256:.0f}x |"
+        )
+        print(
+            f"  image counts on the lenstronomy subset: lenstronomy (raw, unfiltered) "
+            f"{counts.tolist()}, mocklens (|mu| >= 1e-4) {np.bincount(imgs.n_images).tolist()}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from mocklens.kernels.solve import (
     MAX_CANDIDATES,
     WORKSPACE_ROWS,
     _append,
+    fill_angle_table,
     solve_epl_frame,
 )
 
@@ -320,6 +321,7 @@ def solve_images_batch(
     n_chunks = (n_sys + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
         ws = np.empty((WORKSPACE_ROWS, max(n_angles, 2)))
+        fill_angle_table(ws, n_angles)
         coeffs = np.empty(MAX_SERIES_TERMS)
         cand = np.empty((MAX_CANDIDATES, 3))
         fp = np.empty(FRAME_WIDTH)

@@ -364,6 +364,33 @@ GEOMETRIC_MIN_OFFSET = 1e-10
 
 
 @jit
+def fill_angle_table(ws, n_angles):
+    """Write the uniform angle grid and its cos, sin, cos 2phi, sin 2phi into ``ws``.
+
+    The table is the same for every system, so batch drivers fill it once per work item
+    instead of paying ~2 n_angles trigonometric calls per system.
+
+    Parameters
+    ----------
+    ws : ndarray of float64, shape (WORKSPACE_ROWS, >= n_angles)
+        Workspace of :func:`solve_epl_frame`; rows 0, 4, 5, 10, 11 are written.
+    n_angles : int
+        Even number of angles on [0, 2 pi).
+    """
+    half = n_angles // 2
+    step = 2.0 * math.pi / n_angles
+    for k in range(half):
+        ws[0, k] = k * step
+        ws[0, k + half] = (k + half) * step
+        c = math.cos(k * step)
+        s = math.sin(k * step)
+        ws[4, k] = c
+        ws[5, k] = s
+        ws[10, k] = c * c - s * s
+        ws[11, k] = 2.0 * c * s
+
+
+@jit
 def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
     """Find every image of a point source behind an EPL + shear + convergence lens.
 
@@ -377,7 +404,8 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
     n_angles : int
         Even number of samples of the elliptical angle on [0, 2 pi).
     ws : ndarray of float64, shape (WORKSPACE_ROWS, >= n_angles)
-        Scratch space, overwritten.
+        Scratch space; rows 0, 4, 5, 10, 11 must hold the angle table written by
+        :func:`fill_angle_table` (shared by all systems), the other rows are overwritten.
     cand : ndarray of float64, shape (MAX_CANDIDATES, 3)
         Written in place: frame x, y [arcsec] and residual [arcsec] of each candidate.
 
@@ -415,12 +443,6 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
     z_r = ws[10]
     z_i = ws[11]
     for k in range(half):
-        ph[k] = k * step
-        ph[k + half] = (k + half) * step
-        ce[k] = math.cos(ph[k])
-        se[k] = math.sin(ph[k])
-        z_r[k] = ce[k] * ce[k] - se[k] * se[k]
-        z_i[k] = 2.0 * ce[k] * se[k]
         pw_r[k] = 1.0
         pw_i[k] = 0.0
         acc_r[k] = coeffs[0]
