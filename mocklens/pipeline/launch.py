@@ -13,7 +13,19 @@ import time
 from collections.abc import Callable
 
 from mocklens.config.model import RunConfig
-from mocklens.pipeline.run import finalize, make_plan, prepare_output, run_shards
+from mocklens.errors import ConfigError
+from mocklens.pipeline.run import (
+    check_slurm_size,
+    configure_threads,
+    finalize,
+    make_plan,
+    prepare_output,
+    rank_summary,
+    run_shards,
+    task_shards,
+    warm_up,
+)
+from mocklens.pipeline.shards import RunLayout
 from mocklens.pipeline.signals import stop_signals
 
 
@@ -35,7 +47,9 @@ def generate(
     overwrite: bool = False,
     progress: bool = False,
     echo: Callable[[str], None] = print,
-) -> str:
+    task_id: int | None = None,
+    n_tasks: int | None = None,
+) -> str | None:
     """Generate (or finish) a run and return the path of the final dataset.
 
     Parameters
@@ -50,46 +64,100 @@ def generate(
         Show a progress bar.
     echo : callable, optional
         Where one-line log messages go.
+    task_id, n_tasks : int, optional
+        SLURM-array mode: compute only shards ``shards[task_id::n_tasks]`` (divided among the
+        MPI ranks, if any) and do not finalize; ``mocklens finalize`` does that once all
+        tasks are done. Needs a directory ``out``.
 
     Returns
     -------
-    str
-        Path of the merged file or virtual master.
+    str or None
+        Path of the merged file or virtual master; None in array mode.
+
+    Raises
+    ------
+    ConfigError
+        Only one of ``task_id``/``n_tasks`` given, or array mode with a ``FILE.h5`` output.
+    ResourceError
+        MPI world size differs from ``SLURM_NTASKS`` inside a SLURM step, output not
+        writable, or not enough disk.
+    StopRequested
+        A stop signal arrived; finished shards are kept (exit code 99).
     """
-    if mpi_world_size() > 1:
+    task = _task(out, task_id, n_tasks)
+    size = mpi_world_size()
+    check_slurm_size(size)
+    if size > 1:
         from mocklens.pipeline.parallel import run_parallel
 
-        return run_parallel(cfg, out, overwrite=overwrite, progress=progress, echo=echo)
+        return run_parallel(cfg, out, overwrite=overwrite, progress=progress, echo=echo, task=task)
+    configure_threads(1)
     plan = make_plan(cfg, out)
-    prepare_output(plan, overwrite)
-    pending = plan.pending
-    done = len(plan.shards) - len(pending)
+    mine = None if task is None else task_shards(plan.shards, *task)
+    prepare_output(plan, overwrite, only=mine)
+    owned = plan.shards if mine is None else mine
+    pending = [s for s in owned if plan.states.get(s.id) != "done"]
+    done = len(owned) - len(pending)
     if done:
-        echo(f"resuming: {done} of {len(plan.shards)} shards already complete, skipped")
-    t0 = time.perf_counter()
+        echo(f"resuming: {done} of {len(owned)} shards already complete, skipped")
     bar = None
-    if progress:
-        from tqdm import tqdm
+    # Handlers first: a stop during the numba warm-up must also end as exit 99, not as the
+    # default action of SIGUSR1 (terminate).
+    with stop_signals():
+        warm = warm_up(cfg) if pending else 0.0
+        t0 = time.perf_counter()
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(
-            total=cfg.n_samples,
-            initial=cfg.n_samples - sum(s.size for s in pending),
-            unit="lens",
-            unit_scale=True,
-            desc="generate",
-            file=sys.stderr,
-        )
-    try:
-        with stop_signals():
-            run_shards(plan, pending, on_done=(lambda s, rec: bar.update(s.size)) if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+            bar = tqdm(
+                total=sum(s.size for s in owned),
+                initial=sum(s.size for s in owned) - sum(s.size for s in pending),
+                unit="lens",
+                unit_scale=True,
+                desc="generate",
+                file=sys.stderr,
+            )
+        try:
+            records = run_shards(
+                plan, pending, on_done=(lambda s, rec: bar.update(s.size)) if bar else None
+            )
+        finally:
+            if bar is not None:
+                bar.close()
     wall = time.perf_counter() - t0
-    final = finalize(plan, {"wall_s": wall, "ranks": 1})
-    rate = sum(s.size for s in pending) / wall if wall > 0 else float("inf")
-    echo(
-        f"wrote {final}: {cfg.n_samples} lenses ({len(pending)} shards computed in "
-        f"{wall:.1f} s, {rate:,.0f} lenses/s)"
+    n_new = sum(s.size for s in pending)
+    rate = n_new / wall if wall > 0 else float("inf")
+    summary = f"{len(pending)} shards computed in {wall:.1f} s, {rate:,.0f} lenses/s"
+    if task is not None:
+        echo(
+            f"task {task[0]} of {task[1]}: {summary}; run `mocklens finalize {out}` when all "
+            "tasks are done"
+        )
+        return None
+    final = finalize(
+        plan,
+        {
+            "wall_s": wall,
+            "ranks": 1,
+            "lenses_per_s": rate,
+            "warmup_s": warm,
+            "per_rank": [rank_summary(0, records, wall)],
+        },
     )
+    echo(f"wrote {final}: {cfg.n_samples} lenses ({summary})")
     return str(final)
+
+
+def _task(out: str, task_id: int | None, n_tasks: int | None) -> tuple[int, int] | None:
+    if task_id is None and n_tasks is None:
+        return None
+    if task_id is None or n_tasks is None:
+        raise ConfigError("give both --task-id and --n-tasks (SLURM array mode), or neither")
+    if RunLayout.for_output(out).single_file:
+        raise ConfigError(
+            f"--task-id needs a directory --out, not {out}; array tasks write shards that "
+            "`mocklens finalize` joins (and `mocklens merge` copies into one file)"
+        )
+    if n_tasks < 1 or not 0 <= task_id < n_tasks:
+        raise ConfigError(f"--task-id {task_id} must be in [0, {n_tasks}) for --n-tasks {n_tasks}")
+    return task_id, n_tasks

@@ -18,7 +18,7 @@ from pathlib import Path
 from mocklens._version import __version__
 from mocklens.config.load import dump_json
 from mocklens.config.model import RunConfig
-from mocklens.errors import ResourceError, StopRequested
+from mocklens.errors import ConfigError, ResourceError, StopRequested
 from mocklens.io import build_virtual, merge_copy, read_root_attrs, write_table
 from mocklens.pipeline.catalog import build_table, cosmology_json
 from mocklens.pipeline.generate import compute_range
@@ -59,15 +59,29 @@ def make_plan(cfg: RunConfig, out: str | os.PathLike) -> RunPlan:
     )
 
 
-def check_resources(plan: RunPlan) -> None:
-    """Refuse to start if the output directory is not writable or the disk too small."""
+def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
+    """Refuse to start if the output directory is not writable or the disk too small.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The run.
+    shards : list of Shard, optional
+        Shards this process will write (default: every pending shard of the run).
+
+    Raises
+    ------
+    ResourceError
+        Not writable, or less free space than ``BYTES_PER_SAMPLE`` per sample to write.
+    """
     parent = plan.layout.shard_dir
     probe_dir = parent if parent.exists() else parent.parent
     while not probe_dir.exists():
         probe_dir = probe_dir.parent
     if not os.access(probe_dir, os.W_OK):
         raise ResourceError(f"output directory {probe_dir} is not writable")
-    need = BYTES_PER_SAMPLE * sum(s.size for s in plan.pending)
+    todo = plan.pending if shards is None else shards
+    need = BYTES_PER_SAMPLE * sum(s.size for s in todo)
     if plan.layout.single_file:
         need *= 2  # shards plus the merged copy
     free = shutil.disk_usage(probe_dir).free
@@ -78,10 +92,111 @@ def check_resources(plan: RunPlan) -> None:
         )
 
 
-def prepare_output(plan: RunPlan, overwrite: bool) -> None:
-    """Check the output location, record which shards are done (mutates ``plan.states``)."""
-    plan.states = prepare(plan.layout, plan.shards, plan.digest, overwrite)
-    check_resources(plan)
+def prepare_output(plan: RunPlan, overwrite: bool, only: list[Shard] | None = None) -> None:
+    """Check the output location, record which shards are done (mutates ``plan.states``).
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The run; ``plan.states`` is set.
+    overwrite : bool
+        Discard existing output first (refused together with ``only``).
+    only : list of Shard, optional
+        Shards owned by this process (an array task's share); other shards are not touched
+        and have no entry in ``plan.states``.
+    """
+    plan.states = prepare(plan.layout, plan.shards, plan.digest, overwrite, only=only)
+    owned = plan.shards if only is None else only
+    check_resources(plan, [s for s in owned if plan.states.get(s.id) != "done"])
+    write_run_config(plan)
+
+
+def write_run_config(plan: RunPlan) -> Path:
+    """Store the resolved config JSON as ``config.json`` next to the shards, atomically.
+
+    ``mocklens status``, ``finalize`` and ``merge`` read it, so they work before any shard
+    exists. Concurrent writers (array tasks) write the same bytes; ``os.replace`` is atomic.
+    """
+    path = plan.layout.config_path
+    if path.exists() and path.read_text() == plan.config_json:
+        return path
+    tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
+    tmp.write_text(plan.config_json)
+    os.replace(tmp, path)
+    return path
+
+
+def task_shards(shards: list[Shard], task_id: int, n_tasks: int) -> list[Shard]:
+    """Shards of array task ``task_id`` of ``n_tasks``: ``shards[task_id::n_tasks]``.
+
+    The split depends only on the shard list, never on what is already on disk, so tasks that
+    run at the same time (or are requeued) never compute the same shard.
+
+    Raises
+    ------
+    ConfigError
+        If ``n_tasks < 1`` or ``task_id`` is outside ``[0, n_tasks)``.
+    """
+    if n_tasks < 1 or not 0 <= task_id < n_tasks:
+        raise ConfigError(f"--task-id {task_id} must be in [0, --n-tasks) with --n-tasks {n_tasks}")
+    return shards[task_id::n_tasks]
+
+
+def check_slurm_size(size: int) -> None:
+    """Refuse to run when the MPI world does not match the SLURM step's task count.
+
+    Inside a SLURM step (``SLURM_STEP_ID`` set), ``srun`` without the MPI plugin the MPI
+    library needs starts every task as rank 0 of a world of size 1: all tasks would compute
+    the same shards.
+
+    Parameters
+    ----------
+    size : int
+        Size of the MPI world this process belongs to (1 without MPI).
+
+    Raises
+    ------
+    ResourceError
+        If ``SLURM_NTASKS`` is set, we are in a step and it differs from ``size``.
+    """
+    ntasks = os.environ.get("SLURM_NTASKS", "")
+    if "SLURM_STEP_ID" not in os.environ or not ntasks.isdigit() or int(ntasks) == size:
+        return
+    raise ResourceError(
+        f"MPI world has {size} rank(s) but SLURM_NTASKS={ntasks}: launch with "
+        "`srun --mpi=pmi2` (see `srun --mpi=list`) or mpiexec"
+    )
+
+
+def configure_threads(local_ranks: int = 1) -> int:
+    """Set numba's thread count for this process and return it.
+
+    ``SLURM_CPUS_PER_TASK`` wins when set; otherwise, with several ranks on this node and no
+    explicit ``NUMBA_NUM_THREADS``, the node's cores are divided among them so they do not
+    oversubscribe. The count never exceeds numba's launch-time maximum.
+
+    Parameters
+    ----------
+    local_ranks : int, optional
+        Number of ranks sharing this node [count].
+
+    Returns
+    -------
+    int
+        numba threads now in use [count].
+    """
+    import numba
+
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if cpus.isdigit():
+        wanted = int(cpus)
+    elif local_ranks > 1 and "NUMBA_NUM_THREADS" not in os.environ:
+        wanted = (os.cpu_count() or 1) // local_ranks
+    else:
+        return int(numba.get_num_threads())
+    wanted = max(1, min(wanted, int(numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(wanted)
+    return wanted
 
 
 def _root_attrs(plan: RunPlan, shard: Shard | None) -> dict:
@@ -128,9 +243,28 @@ def compute_shard(plan: RunPlan, shard: Shard) -> dict:
         result.sample,
         {**root, "provenance": json.dumps(provenance)},
     )
-    write_table(plan.layout.shard_path(shard), table, overwrite=True)
+    write_table(
+        plan.layout.shard_path(shard),
+        table,
+        overwrite=True,
+        compression_level=plan.cfg.output.compression_level,
+    )
     provenance["timings_s"]["write"] = time.perf_counter() - t1
     return provenance
+
+
+#: Samples computed to compile or load numba's kernels before the timed shard loop [count].
+WARMUP_SAMPLES = 2
+
+
+def warm_up(cfg: RunConfig) -> float:
+    """Compile (or load from numba's cache) every kernel of a run; return the time [s].
+
+    Done before the shard loop so that start-up cost is not booked as shard time.
+    """
+    t0 = time.perf_counter()
+    compute_range(cfg, 0, min(WARMUP_SAMPLES, cfg.n_samples))
+    return time.perf_counter() - t0
 
 
 def _numba_threads() -> int:
@@ -160,10 +294,48 @@ def run_shards(
             )
         rec = compute_shard(plan, shard)
         rec["shard"] = shard.id
+        rec["n"] = shard.size
         records.append(rec)
         if on_done is not None:
             on_done(shard, rec)
     return records
+
+
+def rank_summary(rank: int, records: list[dict], wall: float) -> dict:
+    """Provenance of one process's part of a run (stored in the final file).
+
+    Parameters
+    ----------
+    rank : int
+        MPI rank (0 without MPI).
+    records : list of dict
+        Records returned by :func:`run_shards`.
+    wall : float
+        Wall time of this process's shard loop [s].
+
+    Returns
+    -------
+    dict
+        Shards and lenses written, wall and busy time [s], per-stage time [s], and the
+        driver's overhead per shard [s]: loop wall time not spent in ``compute_range`` or
+        writing (stop checks, progress messages, bookkeeping).
+    """
+    stages: dict = {}
+    for rec in records:
+        for key, val in rec["timings_s"].items():
+            stages[key] = stages.get(key, 0.0) + val
+    busy = stages.get("compute", 0.0) + stages.get("write", 0.0)
+    return {
+        "rank": rank,
+        "host": platform.node(),
+        "shards": len(records),
+        "lenses": sum(rec["n"] for rec in records),
+        "wall_s": wall,
+        "busy_s": busy,
+        "stages_s": stages,
+        "overhead_s_per_shard": (wall - busy) / len(records) if records else 0.0,
+        "numba_threads": _numba_threads(),
+    }
 
 
 def aggregate_provenance(plan: RunPlan) -> dict:
@@ -183,12 +355,25 @@ def aggregate_provenance(plan: RunPlan) -> dict:
     }
 
 
+def final_root_attrs(plan: RunPlan, extra: dict | None = None) -> dict:
+    """Root attributes of a merged file or master: config, seed, summed shard provenance.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        A run whose shards are all complete.
+    extra : dict, optional
+        Added to the provenance (wall time [s], ranks, throughput [lenses/s], per rank).
+    """
+    provenance = aggregate_provenance(plan)
+    provenance.update(extra or {})
+    return {**_root_attrs(plan, None), "provenance": json.dumps(provenance)}
+
+
 def finalize(plan: RunPlan, extra: dict | None = None) -> Path:
     """Merge (file mode) or build the virtual master (directory mode) over complete shards."""
     paths = [plan.layout.shard_path(s) for s in plan.shards]
-    provenance = aggregate_provenance(plan)
-    provenance.update(extra or {})
-    root = {**_root_attrs(plan, None), "provenance": json.dumps(provenance)}
+    root = final_root_attrs(plan, extra)
     final = plan.layout.final_path
     if plan.layout.single_file:
         merge_copy(paths, final, root_attrs=root, overwrite=True)

@@ -24,6 +24,8 @@ from mocklens.io import check_complete, read_root_attrs, remove_stale_temporarie
 FILE_SUFFIXES = (".h5", ".hdf5", ".hdf")
 #: Name of the master file in directory mode.
 MASTER_NAME = "dataset.h5"
+#: Name of the resolved config stored with a run (read by status, finalize and merge).
+CONFIG_NAME = "config.json"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ class RunLayout:
         """The merged file (file mode) or the virtual master (directory mode)."""
         return self.out if self.single_file else self.out / MASTER_NAME
 
+    @property
+    def config_path(self) -> Path:
+        """The run's resolved config JSON (``run/config.json`` or inside ``FILE.h5.parts/``)."""
+        return self.shard_dir / CONFIG_NAME if self.single_file else self.out / CONFIG_NAME
+
     def shard_path(self, shard: Shard) -> Path:
         """Path of one shard's file."""
         return self.shard_dir / f"shard-{shard.id:06d}.h5"
@@ -118,7 +125,13 @@ def shard_state(layout: RunLayout, shard: Shard, digest: str, verify_data: bool 
     return "done"
 
 
-def prepare(layout: RunLayout, shards: list[Shard], digest: str, overwrite: bool) -> dict:
+def prepare(
+    layout: RunLayout,
+    shards: list[Shard],
+    digest: str,
+    overwrite: bool,
+    only: list[Shard] | None = None,
+) -> dict:
     """Check the output location before any work, and report what is already done.
 
     Parameters
@@ -131,12 +144,16 @@ def prepare(layout: RunLayout, shards: list[Shard], digest: str, overwrite: bool
         Config digest of this run.
     overwrite : bool
         Discard existing output of any kind.
+    only : list of Shard, optional
+        The shards this process owns (a SLURM array task's share). Only their states are
+        read and only they are deleted when corrupt, so array tasks that start at the same
+        time never touch each other's files; ``overwrite`` is refused with ``only``.
 
     Returns
     -------
     dict of int -> str
-        State of every shard (see :func:`shard_state`); corrupt shards are deleted so they
-        are redone.
+        State of every owned shard (see :func:`shard_state`); corrupt shards are deleted so
+        they are redone.
 
     Raises
     ------
@@ -145,6 +162,11 @@ def prepare(layout: RunLayout, shards: list[Shard], digest: str, overwrite: bool
         ``overwrite`` is false.
     """
     final = layout.final_path
+    if only is not None and overwrite:
+        raise OutputExistsError(
+            "--overwrite cannot be combined with --task-id (array tasks run concurrently); "
+            "delete the run directory once before submitting"
+        )
     if overwrite:
         if layout.single_file and final.exists():
             final.unlink()
@@ -157,7 +179,7 @@ def prepare(layout: RunLayout, shards: list[Shard], digest: str, overwrite: bool
     layout.shard_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(layout.shard_dir)
     states = {}
-    for shard in shards:
+    for shard in shards if only is None else only:
         state = shard_state(layout, shard, digest)
         if state == "foreign":
             raise OutputExistsError(
@@ -165,7 +187,7 @@ def prepare(layout: RunLayout, shards: list[Shard], digest: str, overwrite: bool
                 "pass --overwrite or choose another --out"
             )
         if state == "corrupt":
-            layout.shard_path(shard).unlink()
+            layout.shard_path(shard).unlink(missing_ok=True)
         states[shard.id] = state
     extra = sorted(
         p.name
