@@ -132,6 +132,20 @@ def _launch_env(**extra):
     return env
 
 
+def _kill_leftover_ranks(run_dir, timeout=30.0):
+    """SIGKILL every process whose command line names ``run_dir``, and wait until none is left.
+
+    Hydra's proxies may start the ranks outside mpiexec's process group, so killing the group
+    can leave orphaned ranks writing; a real node failure takes them all down at once.
+    """
+    pattern = str(run_dir)
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0:
+        subprocess.run(["pkill", "-KILL", "-f", pattern], capture_output=True)
+        assert time.monotonic() < deadline, f"ranks of {run_dir} survived SIGKILL"
+        time.sleep(0.1)
+
+
 def test_sigkill_then_rerun_gives_same_bytes(mpiexec, mpirun, tmp_path, write_config):
     cfg = write_config("big.json", n=24_000, shard_size=1_000, seed=3)
     ref = mpirun(2, generate_args(cfg, tmp_path / "ref"), timeout=RUN_TIMEOUT_S)
@@ -154,6 +168,7 @@ def test_sigkill_then_rerun_gives_same_bytes(mpiexec, mpirun, tmp_path, write_co
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         log.close()
+        _kill_leftover_ranks(run_dir)
     n_before = len(list(shards.glob("shard-*.h5")))
     assert 0 < n_before < 24, "kill came too late to test a resume"
     assert not (run_dir / "dataset.h5").exists()
