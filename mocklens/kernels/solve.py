@@ -96,16 +96,25 @@ def _bracket_root(lo, hi, flo, fhi, fp, coeffs, which):
     Returns the root estimate [rad]; the bracket always contains a sign change.
     """
     side = 0
-    for it in range(200):
+    slow = 0
+    width = hi - lo
+    prev = math.nan
+    for _ in range(200):
         if hi - lo < BRACKET_TOLERANCE:
             break
-        if it % 3 == 2:
-            # every third step bisects, so cusp-like |P|**(1-t) shapes still converge
+        if slow >= 3:
+            # regula falsi stalls on cusp-like |P|**(1-t) shapes: bisect after three steps
+            # that did not halve the bracket (keeps the superlinear rate on smooth F)
             mid = 0.5 * (lo + hi)
+            slow = 0
         else:
             mid = (lo * fhi - hi * flo) / (fhi - flo)
             if not (lo < mid < hi):
                 mid = 0.5 * (lo + hi)
+        # converged estimate: Illinois moves one end superlinearly while the other may stay
+        if abs(mid - prev) < BRACKET_TOLERANCE:
+            return mid
+        prev = mid
         fm = _g_at(mid, fp, coeffs, which)
         if fm == 0.0:
             return mid
@@ -121,6 +130,9 @@ def _bracket_root(lo, hi, flo, fhi, fp, coeffs, which):
             if side == -1:
                 fhi *= 0.5
             side = -1
+        new_width = hi - lo
+        slow = slow + 1 if new_width > 0.5 * width else 0
+        width = new_width
     return 0.5 * (lo + hi)
 
 
