@@ -211,3 +211,19 @@ def test_compression_level_is_applied(tmp_path, table):
             ds = f[name]
             assert ds.compression_opts == expected
             assert ds.shuffle and ds.fletcher32
+
+
+def test_zombie_writer_counts_as_dead():
+    import subprocess
+    import sys
+    import time
+
+    from mocklens.io.writer import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    # not reaped yet: a zombie; kill(pid, 0) would still succeed
+    while _pid_alive(child.pid):
+        assert time.time() < deadline, "exited child never reported dead"
+        time.sleep(0.05)
+    assert child.poll() == 0
