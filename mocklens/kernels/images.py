@@ -177,6 +177,11 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
     size = 2.0 * half / cells
     # explicit stack of cells (x0, y0, size, level) instead of recursion
     stack = np.empty((4 * (depth + EXTRA_DEPTH) + 8, 4))
+    # corner positions and their source-plane images, reused by every cell visited
+    xs = np.empty(4)
+    ys = np.empty(4)
+    bx = np.empty(4)
+    by = np.empty(4)
     for i in range(cells):
         for j in range(cells):
             top = 0
@@ -193,10 +198,6 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
                 y0 = stack[top, 1]
                 h = stack[top, 2]
                 level = int(stack[top, 3])
-                bx = np.empty(4)
-                by = np.empty(4)
-                xs = np.empty(4)
-                ys = np.empty(4)
                 for k in range(4):
                     xs[k] = x0 + h * (k % 2)
                     ys[k] = y0 + h * (k // 2)

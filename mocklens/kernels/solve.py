@@ -509,40 +509,31 @@ def solve_epl_frame(fp, coeffs, n_angles, ws, cand):
     n_cand = _scan(ph, ff, n_angles, True, fp, coeffs, cand, 0, False)
     if t != 1.0:
         bnorm = math.hypot(fp[_B1], fp[_B2])
+        gph = np.empty(2 * N_GEOMETRIC + 1)
+        gff = np.empty(2 * N_GEOMETRIC + 1)
         if bnorm > 0.0:
             for k in range(n_angles):
                 k1 = (k + 1) % n_angles
                 if not (pp[k] * pp[k1] < 0.0 and wb[k] < 0.0):
                     continue
                 phi0 = _bracket_root(ph[k], ph[k] + step, pp[k], pp[k1], fp, coeffs, 1)
-                # geometric scan on both sides of phi0
+                # geometric scan on both sides of phi0: samples phi0 -/+ offsets in one
+                # ascending array, centre at index N_GEOMETRIC; each side is scanned alone
                 ratio = math.exp(math.log(2.0 * step / GEOMETRIC_MIN_OFFSET) / (N_GEOMETRIC - 1))
-                gph = np.empty(N_GEOMETRIC + 1)
-                gff = np.empty(N_GEOMETRIC + 1)
-                for side in range(2):
-                    sgn = 1.0 if side == 0 else -1.0
-                    gph[0] = 0.0
-                    gff[0] = _g_at(phi0, fp, coeffs, 0)
-                    off = GEOMETRIC_MIN_OFFSET
-                    for j in range(1, N_GEOMETRIC + 1):
-                        gph[j] = off
-                        gff[j] = _g_at(phi0 + sgn * off, fp, coeffs, 0)
-                        off *= ratio
-                    if sgn > 0.0:
-                        for j in range(N_GEOMETRIC + 1):
-                            gph[j] = phi0 + gph[j]
-                        n_cand = _scan(
-                            gph, gff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand, True
-                        )
-                    else:
-                        rph = np.empty(N_GEOMETRIC + 1)
-                        rff = np.empty(N_GEOMETRIC + 1)
-                        for j in range(N_GEOMETRIC + 1):
-                            rph[j] = phi0 - gph[N_GEOMETRIC - j]
-                            rff[j] = gff[N_GEOMETRIC - j]
-                        n_cand = _scan(
-                            rph, rff, N_GEOMETRIC + 1, False, fp, coeffs, cand, n_cand, True
-                        )
+                c = N_GEOMETRIC
+                gph[c] = phi0
+                gff[c] = _g_at(phi0, fp, coeffs, 0)
+                off = GEOMETRIC_MIN_OFFSET
+                for j in range(1, N_GEOMETRIC + 1):
+                    gph[c + j] = phi0 + off
+                    gff[c + j] = _g_at(phi0 + off, fp, coeffs, 0)
+                    gph[c - j] = phi0 - off
+                    gff[c - j] = _g_at(phi0 - off, fp, coeffs, 0)
+                    off *= ratio
+                n_cand = _scan(gph[c:], gff[c:], c + 1, False, fp, coeffs, cand, n_cand, True)
+                n_cand = _scan(
+                    gph[: c + 1], gff[: c + 1], c + 1, False, fp, coeffs, cand, n_cand, True
+                )
                 # dominant balance beta ~ -R**(1-t) w for images closer than any sample
                 _, _, _, w1, w2 = _frame_eval(phi0, fp, coeffs)
                 wn = math.hypot(w1, w2)
