@@ -91,12 +91,7 @@ def run_status(plan: RunPlan, verify: bool = True) -> dict:
         it exists; ``complete``: every shard done.
     """
     layout = plan.layout
-    if verify:
-        states = summarize_states(layout, plan.shards, plan.digest)
-    else:
-        states = {"done": [], "missing": [], "corrupt": [], "foreign": []}
-        for shard in plan.shards:
-            states[shard_state(layout, shard, plan.digest)].append(shard.id)
+    states = summarize_states(layout, plan.shards, plan.digest, verify_data=verify)
     final = layout.final_path
     if layout.single_file and final.exists() and not layout.shard_dir.exists():
         states["done"] = [s.id for s in plan.shards]

@@ -202,8 +202,10 @@ def prepare(
     return states
 
 
-def summarize_states(layout: RunLayout, shards: list[Shard], digest: str | None) -> dict:
-    """Count shard states for ``mocklens status`` (reads every shard's data to verify it).
+def summarize_states(
+    layout: RunLayout, shards: list[Shard], digest: str, verify_data: bool = True
+) -> dict:
+    """Group shards by state for ``mocklens status``.
 
     Parameters
     ----------
@@ -211,8 +213,10 @@ def summarize_states(layout: RunLayout, shards: list[Shard], digest: str | None)
         Output layout.
     shards : list of Shard
         Expected shards.
-    digest : str or None
-        Expected config digest (None: accept any).
+    digest : str
+        Expected config digest.
+    verify_data : bool, optional
+        Read every shard's data to verify its checksums (slow but thorough).
 
     Returns
     -------
@@ -221,18 +225,7 @@ def summarize_states(layout: RunLayout, shards: list[Shard], digest: str | None)
     """
     out: dict = {"done": [], "missing": [], "corrupt": [], "foreign": []}
     for shard in shards:
-        if digest is None:
-            path = layout.shard_path(shard)
-            if not path.exists():
-                out["missing"].append(shard.id)
-                continue
-            try:
-                check_complete(path, verify_data=True)
-                out["done"].append(shard.id)
-            except DatasetError:
-                out["corrupt"].append(shard.id)
-            continue
-        out[shard_state(layout, shard, digest, verify_data=True)].append(shard.id)
+        out[shard_state(layout, shard, digest, verify_data=verify_data)].append(shard.id)
     return out
 
 
