@@ -138,7 +138,7 @@ def task_shards(shards: list[Shard], task_id: int, n_tasks: int) -> list[Shard]:
         If ``n_tasks < 1`` or ``task_id`` is outside ``[0, n_tasks)``.
     """
     if n_tasks < 1 or not 0 <= task_id < n_tasks:
-        raise ConfigError(f"--task-id {task_id} must be in [0, --n-tasks) with --n-tasks {n_tasks}")
+        raise ConfigError(f"--task-id {task_id} must be in [0, {n_tasks}) for --n-tasks {n_tasks}")
     return shards[task_id::n_tasks]
 
 
