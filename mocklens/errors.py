@@ -36,6 +36,12 @@ class OutputExistsError(MockLensError, FileExistsError):
     exit_code = 3
 
 
+class RunLockedError(OutputExistsError):
+    """Another mocklens process is writing the same run (its lock is held)."""
+
+    exit_code = 3
+
+
 class DatasetError(MockLensError):
     """A dataset or shard is missing, truncated, corrupt or does not match its schema."""
 
@@ -62,6 +68,7 @@ EXIT_CODES = {
         ConfigError,
         KernelInputError,
         OutputExistsError,
+        RunLockedError,
         DatasetError,
         ResourceError,
         StopRequested,
