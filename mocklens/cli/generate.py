@@ -20,6 +20,13 @@ from mocklens.cli.options import load_config_or_preset
 @click.option("--n", "n_samples", type=int, default=None, help="Number of lenses (overrides).")
 @click.option("--seed", type=int, default=None, help="Root seed (overrides the config).")
 @click.option(
+    "--min-images",
+    type=int,
+    default=None,
+    help="Keep only lenses with at least this many images (overrides selection.min_images; "
+    "the default recipe keeps singly imaged systems, 2 keeps only multiply imaged ones).",
+)
+@click.option(
     "--out",
     "out",
     type=str,
@@ -45,7 +52,9 @@ from mocklens.cli.options import load_config_or_preset
     help="SLURM-array mode: number of tasks; the task computes shards task-id::n-tasks and "
     "does not finalize (run `mocklens finalize DIR` after all tasks).",
 )
-def generate(config, preset, n_samples, seed, out, overwrite, progress, task_id, n_tasks):
+def generate(
+    config, preset, n_samples, seed, min_images, out, overwrite, progress, task_id, n_tasks
+):
     """Generate a dataset of point-source lenses (resumes an interrupted run).
 
     Under mpiexec (``mpiexec -n 4 python -m mpi4py -m mocklens generate ...``) or
@@ -54,7 +63,9 @@ def generate(config, preset, n_samples, seed, out, overwrite, progress, task_id,
     from mocklens.config import resolve
     from mocklens.pipeline.launch import generate as run_generate
 
-    cfg = resolve(load_config_or_preset(config, preset), n_samples=n_samples, seed=seed)
+    cfg = resolve(
+        load_config_or_preset(config, preset), n_samples=n_samples, seed=seed, min_images=min_images
+    )
     if progress is None:
         progress = sys.stderr.isatty()
     run_generate(

@@ -130,7 +130,12 @@ def config_from_dict(data: Any) -> RunConfig:
         raise ConfigError("\n".join(format_errors(exc))) from None
 
 
-def resolve(cfg: RunConfig, n_samples: int | None = None, seed: int | None = None) -> RunConfig:
+def resolve(
+    cfg: RunConfig,
+    n_samples: int | None = None,
+    seed: int | None = None,
+    min_images: int | None = None,
+) -> RunConfig:
     """Apply command-line overrides and re-validate.
 
     Parameters
@@ -141,6 +146,8 @@ def resolve(cfg: RunConfig, n_samples: int | None = None, seed: int | None = Non
         ``--n`` override [count].
     seed : int, optional
         ``--seed`` override.
+    min_images : int, optional
+        ``--min-images`` override of ``selection.min_images`` [count].
 
     Returns
     -------
@@ -148,9 +155,12 @@ def resolve(cfg: RunConfig, n_samples: int | None = None, seed: int | None = Non
         The configuration with the overrides applied (``cfg`` itself if none).
     """
     update = {k: v for k, v in (("n_samples", n_samples), ("seed", seed)) if v is not None}
-    if not update:
+    if not update and min_images is None:
         return cfg
-    return config_from_dict({**cfg.model_dump(mode="json"), **update})
+    data = {**cfg.model_dump(mode="json"), **update}
+    if min_images is not None:
+        data["selection"] = {**data["selection"], "min_images": min_images}
+    return config_from_dict(data)
 
 
 def dump_json(cfg: RunConfig, indent: int | None = None) -> str:

@@ -25,23 +25,40 @@ def _blocks(n: int):
         yield slice(start, min(n, start + BLOCK_ROWS))
 
 
+def row_range(root: dict) -> tuple[int, int]:
+    """Global sample indices ``[start, stop)`` held by a file, from its root attributes.
+
+    A shard holds ``[sample_start, sample_stop)`` of its run (its ``n_samples`` is the whole
+    run's); a merged file or master holds ``[0, n_samples)``.
+    """
+    if "sample_start" in root and "sample_stop" in root:
+        return int(root["sample_start"]), int(root["sample_stop"])
+    return 0, int(root["n_samples"])
+
+
+#: Multiplicity classes reported by ``info``, by number of stored images.
+MULTIPLICITY = (("singles", (1,)), ("doubles", (2,)), ("triples", (3,)), ("quads", (4, 5)))
+
+
 def summarize(path: str | os.PathLike) -> dict:
     """Summarise counts, image multiplicities, parameter ranges and provenance of a dataset.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A merged file or virtual master.
+        A merged file, a virtual master, or one shard of a run.
 
     Returns
     -------
     dict
-        ``n_samples``, ``by_n_images`` (count per image number), ``doubles``, ``quads``,
-        ``other``, ``ranges`` (min, max per 1-D float column), ``provenance`` and the root
-        attributes of interest.
+        ``n_samples`` (rows in this file), ``run_samples`` and ``sample_range`` (for a shard),
+        ``by_n_images`` (count per image number), ``singles``, ``doubles``, ``triples``,
+        ``quads`` (4 or 5 images), ``other`` (0 or more than 5), ``ranges`` (min, max per
+        1-D float column), ``provenance`` and the root attributes of interest.
     """
     root = check_complete(path)
-    n = int(root["n_samples"])
+    start, stop = row_range(root)
+    n = stop - start
     counts = np.zeros(64, dtype=np.int64)
     ranges: dict = {}
     units: dict = {}
@@ -56,15 +73,15 @@ def summarize(path: str | os.PathLike) -> dict:
             ranges[key] = (min(lo, old[0]), max(hi, old[1]))
             units[key] = table.column_attrs[key].get("units", "")
     by_n = {int(k): int(v) for k, v in enumerate(counts) if v}
-    doubles = by_n.get(2, 0)
-    quads = by_n.get(4, 0) + by_n.get(5, 0)
+    classes = {name: sum(by_n.get(k, 0) for k in ks) for name, ks in MULTIPLICITY}
     return {
         "path": str(path),
         "n_samples": n,
+        "run_samples": int(root["n_samples"]),
+        "sample_range": [start, stop] if "shard_id" in root else None,
         "by_n_images": by_n,
-        "doubles": doubles,
-        "quads": quads,
-        "other": n - doubles - quads,
+        **classes,
+        "other": n - sum(classes.values()),
         "ranges": ranges,
         "units": units,
         "root_seed": root.get("root_seed"),
@@ -78,10 +95,18 @@ def summarize(path: str | os.PathLike) -> dict:
 
 def format_summary(s: dict) -> str:
     """Human-readable text of :func:`summarize`."""
+    head = f"{s['path']}: {s['n_samples']} lenses"
+    if s.get("sample_range"):
+        lo, hi = s["sample_range"]
+        head += f" (one shard: samples {lo}-{hi - 1} of a run of {s['run_samples']})"
+    counts = ", ".join(
+        f"{name} {s[name]}" for name in ("singles", "doubles", "triples", "quads") if s[name]
+    )
     lines = [
-        f"{s['path']}: {s['n_samples']} lenses (family {s['family']}, seed {s['root_seed']}, "
+        head + f" (family {s['family']}, seed {s['root_seed']}, "
         f"mocklens {s['mocklens_version']}, format v{s['format_version']})",
-        f"  doubles {s['doubles']}, quads (4 or 5 images) {s['quads']}, other {s['other']}",
+        f"  {counts or 'no lenses'}" + (f", other {s['other']}" if s["other"] else "")
+        + "  (quads = 4 or 5 images)",
         "  images per lens: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["by_n_images"].items())),
         f"  cosmology: {s['cosmology'].get('name')} H0={s['cosmology'].get('H0')} "
         f"Om0={s['cosmology'].get('Om0')}",
@@ -107,7 +132,7 @@ def validate_dataset(path: str | os.PathLike) -> list[str]:
     Parameters
     ----------
     path : str or os.PathLike
-        A merged file or virtual master.
+        A merged file, a virtual master, or one shard of a run.
 
     Returns
     -------
@@ -125,13 +150,13 @@ def validate_dataset(path: str | os.PathLike) -> list[str]:
     problems = validate_manifest(describe(path), catalog_schema())
     if problems:
         return problems
-    n = int(root["n_samples"])
-    for rows in _blocks(n):
+    start, stop = row_range(root)
+    for rows in _blocks(stop - start):
         t = read_table(path, rows=rows, groups=["point", "sample"]).columns
         k = t["point/x"].shape[1]
         n_img = t["point/n_images"].astype(np.int64)
         mask = np.arange(k)[None, :] < n_img[:, None]
-        first = rows.start
+        first = start + rows.start
 
         def bad(cond, what, first=first):
             idx = np.flatnonzero(cond)
@@ -154,7 +179,10 @@ def validate_dataset(path: str | os.PathLike) -> list[str]:
         bad(np.any(both & (np.diff(dt, axis=1) < 0.0), axis=1), "time delays not sorted by arrival")
         sign = np.where(mask, np.sign(t["point/mu"]), 0).astype(np.int8)
         bad(np.any(sign != t["point/parity"], axis=1), "parity differs from the sign of mu")
-        bad(t["sample/index"] != np.arange(rows.start, rows.stop), "sample/index not 0..n-1")
+        bad(
+            t["sample/index"] != np.arange(first, start + rows.stop),
+            f"sample/index not {start}..{stop - 1}",
+        )
         if len(problems) > 20:
             break
     return problems

@@ -95,6 +95,8 @@ def generate(
     plan = make_plan(cfg, out)
     mine = None if task is None else task_shards(plan.shards, *task)
     prepare_output(plan, overwrite, only=mine)
+    for note in plan.notes:
+        echo(note)
     owned = plan.shards if mine is None else mine
     pending = [s for s in owned if plan.states.get(s.id) != "done"]
     done = len(owned) - len(pending)

@@ -14,14 +14,9 @@ from pathlib import Path
 from mocklens.config import config_from_dict
 from mocklens.errors import DatasetError
 from mocklens.io import merge_copy
+from mocklens.pipeline.resume import shard_fate, summarize_states
 from mocklens.pipeline.run import RunPlan, final_root_attrs, finalize, make_plan
-from mocklens.pipeline.shards import (
-    MASTER_NAME,
-    RunLayout,
-    read_run_config,
-    shard_state,
-    summarize_states,
-)
+from mocklens.pipeline.shards import MASTER_NAME, RunLayout, read_run_config
 
 
 def run_location(path: str | os.PathLike) -> Path:
@@ -91,7 +86,7 @@ def run_status(plan: RunPlan, verify: bool = True) -> dict:
         it exists; ``complete``: every shard done.
     """
     layout = plan.layout
-    states = summarize_states(layout, plan.shards, plan.digest, verify_data=verify)
+    states = summarize_states(layout, plan.shards, plan.identity, verify_data=verify)
     final = layout.final_path
     if layout.single_file and final.exists() and not layout.shard_dir.exists():
         states["done"] = [s.id for s in plan.shards]
@@ -108,11 +103,16 @@ def run_status(plan: RunPlan, verify: bool = True) -> dict:
 
 
 def _require_complete(plan: RunPlan) -> None:
-    bad = [s.id for s in plan.shards if shard_state(plan.layout, s, plan.digest) != "done"]
+    # Every shard is read in full: a master or merged file over a shard with flipped bytes
+    # would look finished and fail only when a training job reads that chunk.
+    fates = {s.id: shard_fate(plan.layout, s, plan.identity) for s in plan.shards}
+    bad = [sid for sid, fate in fates.items() if fate.state != "done"]
     if bad:
+        first = fates[bad[0]]
+        why = f"shard {bad[0]} is {first.state}" + (f": {first.reason}" if first.reason else "")
         raise DatasetError(
             f"{plan.layout.out}: {len(bad)} of {len(plan.shards)} shards not done "
-            f"({format_ids(bad)[:200]}); rerun the generate command or resubmit the array"
+            f"({format_ids(bad)[:200]}; {why}); rerun the generate command or resubmit the array"
         )
 
 

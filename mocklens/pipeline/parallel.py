@@ -4,7 +4,7 @@ This is the only module that imports mpi4py, and only inside functions, so that 
 mocklens never initialises MPI. The protocol, chosen to keep the driver's cost per shard
 small (measured in the provenance as ``overhead_s_per_shard``):
 
-1. Rank 0 plans the run and checks the output (``prepare_output``: deletes corrupt shards,
+1. Rank 0 plans the run and checks the output (``prepare_output``: moves corrupt shards aside,
    refuses foreign ones, checks disk space), then broadcasts the pending shard ids, or the
    error it met, which every rank then raises: all ranks exit with the same code.
 2. Rank 0 warms numba's on-disk cache by computing two samples while the others wait at a
@@ -246,6 +246,8 @@ class _Driver:
         owned = plan.shards if self.task is None else task_shards(plan.shards, *self.task)
         with stop_signals():
             pending = self._setup(plan, owned)
+            for note in plan.notes if self.rank == 0 else ():
+                self.echo(note)
             if self.rank == 0 and len(owned) > len(pending):
                 self.echo(
                     f"resuming: {len(owned) - len(pending)} of {len(owned)} shards already "

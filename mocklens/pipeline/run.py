@@ -18,11 +18,19 @@ from pathlib import Path
 from mocklens._version import __version__
 from mocklens.config.load import dump_json
 from mocklens.config.model import RunConfig
-from mocklens.errors import ConfigError, ResourceError, StopRequested
+from mocklens.errors import ConfigError, OutputExistsError, ResourceError, StopRequested
 from mocklens.io import build_virtual, merge_copy, read_root_attrs, write_table
 from mocklens.pipeline.catalog import build_table, cosmology_json
 from mocklens.pipeline.generate import compute_range
-from mocklens.pipeline.shards import RunLayout, Shard, config_digest, plan_shards, prepare
+from mocklens.pipeline.identity import GROWABLE_KEY, describe_differences, run_identity
+from mocklens.pipeline.resume import Survey, prepare
+from mocklens.pipeline.shards import (
+    RunLayout,
+    Shard,
+    config_digest,
+    plan_shards,
+    read_run_config,
+)
 from mocklens.pipeline.signals import stop_requested
 
 #: Rough bytes per sample on disk (gzip of ~40 float64 + 11 x K float64 columns), for the
@@ -39,7 +47,10 @@ class RunPlan:
     shards: list[Shard]
     config_json: str
     digest: str
+    identity: str
     states: dict = field(default_factory=dict)
+    #: What preparing the output did or will do (growth, shards moved aside), to print.
+    notes: list = field(default_factory=list)
 
     @property
     def pending(self) -> list[Shard]:
@@ -56,6 +67,7 @@ def make_plan(cfg: RunConfig, out: str | os.PathLike) -> RunPlan:
         plan_shards(cfg.n_samples, cfg.output.shard_size),
         config_json,
         config_digest(config_json),
+        run_identity(config_json),
     )
 
 
@@ -93,36 +105,137 @@ def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
 
 
 def prepare_output(plan: RunPlan, overwrite: bool, only: list[Shard] | None = None) -> None:
-    """Check the output location, record which shards are done (mutates ``plan.states``).
+    """Check the output, decide every shard's fate, then act (mutates ``plan``).
+
+    Everything that can refuse the run is decided before anything on disk changes: the
+    run's identity (:func:`check_run_config`), foreign shard-named files, disk space and
+    write permission. Then corrupt shards are moved aside and ``config.json`` is written.
 
     Parameters
     ----------
     plan : RunPlan
-        The run; ``plan.states`` is set.
+        The run; ``plan.states`` and ``plan.notes`` are set.
     overwrite : bool
         Discard existing output first (refused together with ``only``).
     only : list of Shard, optional
         Shards owned by this process (an array task's share); other shards are not touched
         and have no entry in ``plan.states``.
     """
-    plan.states = prepare(plan.layout, plan.shards, plan.digest, overwrite, only=only)
+    notes = [] if overwrite else check_run_config(plan)
     owned = plan.shards if only is None else only
-    check_resources(plan, [s for s in owned if plan.states.get(s.id) != "done"])
-    write_run_config(plan)
+
+    def check_space(found: Survey) -> None:
+        check_resources(plan, [s for s in owned if found.fates[s.id].state != "done"])
+
+    found = prepare(
+        plan.layout, plan.shards, plan.identity, overwrite, only=only, before_changes=check_space
+    )
+    plan.states = found.states
+    plan.notes = notes + found.notes
+    write_run_config(plan, overwrite=True)
 
 
-def write_run_config(plan: RunPlan) -> Path:
+def stored_run_config(layout: RunLayout) -> str | None:
+    """Return the config JSON a run already holds (``config.json``, else a shard's), or None."""
+    path = layout.config_path
+    if path.is_file():
+        try:
+            return path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ResourceError(f"cannot read {path}: {exc}") from exc
+    return read_run_config(layout) if layout.shard_dir.is_dir() else None
+
+
+def _has_output(layout: RunLayout) -> bool:
+    shard_dir = layout.shard_dir
+    return shard_dir.is_dir() and any(shard_dir.glob("shard-*.h5"))
+
+
+def check_run_config(plan: RunPlan) -> list[str]:
+    """Refuse to change the config of a run that has output; allow it to grow.
+
+    Once a run directory holds shards, its config is fixed: the only change accepted is a
+    larger ``n_samples`` with everything else equal (sample ``i`` never depends on
+    ``n_samples``, so finished shards stay valid and only new ones are computed).
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The run about to be prepared (not changed).
+
+    Returns
+    -------
+    list of str
+        Notes to print (the run grows, or a config without output is replaced).
+
+    Raises
+    ------
+    OutputExistsError
+        The run has shards of a config that differs in anything but a larger ``n_samples``;
+        the message names the differences.
+    ResourceError
+        ``config.json`` exists but cannot be read.
+    """
+    layout = plan.layout
+    old = stored_run_config(layout)
+    if old is None or old == plan.config_json:
+        return []
+    if not _has_output(layout):
+        return [f"{layout.config_path} replaced: the run had no shards yet"]
+    try:
+        old_data = json.loads(old)
+    except ValueError:
+        raise OutputExistsError(
+            f"{layout.config_path} is not valid JSON, and the run already has shards; "
+            "restore it or choose another --out"
+        ) from None
+    old_n = old_data.get(GROWABLE_KEY)
+    if run_identity(old) == plan.identity and isinstance(old_n, int):
+        if plan.cfg.n_samples > old_n:
+            return [f"growing the run from {old_n:,} to {plan.cfg.n_samples:,} lenses"]
+        raise OutputExistsError(
+            f"{layout.out} holds a run of {old_n:,} lenses; --n {plan.cfg.n_samples} would "
+            f"shrink it (a run may only grow): use --n {old_n} or another --out"
+        )
+    differences = describe_differences(old, plan.config_json)
+    raise OutputExistsError(
+        f"{layout.out} holds shards of another config ({differences}); a run's config is "
+        f"fixed once it has output: use {layout.config_path} or another --out"
+    )
+
+
+def write_run_config(plan: RunPlan, overwrite: bool = False) -> Path:
     """Store the resolved config JSON as ``config.json`` next to the shards, atomically.
 
     ``mocklens status``, ``finalize`` and ``merge`` read it, so they work before any shard
     exists. Concurrent writers (array tasks) write the same bytes; ``os.replace`` is atomic.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        The run.
+    overwrite : bool, optional
+        Skip :func:`check_run_config` (the caller has already checked, or discarded the run).
+
+    Raises
+    ------
+    OutputExistsError
+        Without ``overwrite``: the run has output of a different config (see
+        :func:`check_run_config`).
     """
+    if not overwrite:
+        check_run_config(plan)
     path = plan.layout.config_path
     if path.exists() and path.read_text() == plan.config_json:
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
-    tmp.write_text(plan.config_json)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(plan.config_json)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResourceError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 

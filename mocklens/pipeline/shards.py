@@ -13,12 +13,11 @@ Two output forms share one layout of shards:
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mocklens.errors import DatasetError, OutputExistsError
-from mocklens.io import check_complete, read_root_attrs, remove_stale_temporaries
+from mocklens.errors import DatasetError
+from mocklens.io import read_root_attrs
 
 #: File suffixes that make ``--out`` a single merged file.
 FILE_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -99,138 +98,8 @@ class RunLayout:
         return self.shard_dir / f"shard-{shard.id:06d}.h5"
 
 
-def shard_state(layout: RunLayout, shard: Shard, digest: str, verify_data: bool = False) -> str:
-    """State of one shard on disk.
-
-    Returns
-    -------
-    str
-        ``"done"`` (complete, same config and range), ``"missing"``, ``"corrupt"``
-        (truncated, unreadable or unmarked) or ``"foreign"`` (made by another config).
-    """
-    path = layout.shard_path(shard)
-    if not path.exists():
-        return "missing"
-    try:
-        attrs = check_complete(path, verify_data=verify_data)
-    except DatasetError:
-        return "corrupt"
-    if attrs.get("config_sha256") != digest:
-        return "foreign"
-    if (int(attrs.get("sample_start", -1)), int(attrs.get("sample_stop", -1))) != (
-        shard.start,
-        shard.stop,
-    ):
-        return "foreign"
-    return "done"
-
-
-def prepare(
-    layout: RunLayout,
-    shards: list[Shard],
-    digest: str,
-    overwrite: bool,
-    only: list[Shard] | None = None,
-) -> dict:
-    """Check the output location before any work, and report what is already done.
-
-    Parameters
-    ----------
-    layout : RunLayout
-        Output layout.
-    shards : list of Shard
-        The run's shards.
-    digest : str
-        Config digest of this run.
-    overwrite : bool
-        Discard existing output of any kind.
-    only : list of Shard, optional
-        The shards this process owns (a SLURM array task's share). Only their states are
-        read and only they are deleted when corrupt, so array tasks that start at the same
-        time never touch each other's files; ``overwrite`` is refused with ``only``.
-
-    Returns
-    -------
-    dict of int -> str
-        State of every owned shard (see :func:`shard_state`); corrupt shards are deleted so
-        they are redone.
-
-    Raises
-    ------
-    OutputExistsError
-        If the final product exists, or shards of another config are present, and
-        ``overwrite`` is false.
-    """
-    final = layout.final_path
-    if only is not None and overwrite:
-        raise OutputExistsError(
-            "--overwrite cannot be combined with --task-id (array tasks run concurrently); "
-            "delete the run directory once before submitting"
-        )
-    if overwrite:
-        if layout.single_file and final.exists():
-            final.unlink()
-        if layout.shard_dir.exists():
-            shutil.rmtree(layout.shard_dir)
-        if not layout.single_file and final.exists():
-            final.unlink()
-    elif layout.single_file and final.exists():
-        raise OutputExistsError(f"{final} exists; pass --overwrite to replace it")
-    layout.shard_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(layout.shard_dir)
-    states = {}
-    for shard in shards if only is None else only:
-        state = shard_state(layout, shard, digest)
-        if state == "foreign":
-            raise OutputExistsError(
-                f"{layout.shard_path(shard)} was made by a different config or range; "
-                "pass --overwrite or choose another --out"
-            )
-        if state == "corrupt":
-            layout.shard_path(shard).unlink(missing_ok=True)
-        states[shard.id] = state
-    extra = sorted(
-        p.name
-        for p in layout.shard_dir.glob("shard-*.h5")
-        if p not in {layout.shard_path(s) for s in shards}
-    )
-    if extra:
-        raise OutputExistsError(
-            f"{layout.shard_dir} holds shards outside this run ({extra[0]}, ...); "
-            "pass --overwrite or choose another --out"
-        )
-    return states
-
-
-def summarize_states(
-    layout: RunLayout, shards: list[Shard], digest: str, verify_data: bool = True
-) -> dict:
-    """Group shards by state for ``mocklens status``.
-
-    Parameters
-    ----------
-    layout : RunLayout
-        Output layout.
-    shards : list of Shard
-        Expected shards.
-    digest : str
-        Expected config digest.
-    verify_data : bool, optional
-        Read every shard's data to verify its checksums (slow but thorough).
-
-    Returns
-    -------
-    dict
-        ``{"done": [...], "missing": [...], "corrupt": [...], "foreign": [...]}`` of shard ids.
-    """
-    out: dict = {"done": [], "missing": [], "corrupt": [], "foreign": []}
-    for shard in shards:
-        out[shard_state(layout, shard, digest, verify_data=verify_data)].append(shard.id)
-    return out
-
-
 def read_run_config(layout: RunLayout) -> str | None:
-    """Return the config JSON stored in any complete shard of the run, or None."""
+    """Return the config JSON stored in any readable shard of the run, or None."""
     for path in sorted(layout.shard_dir.glob("shard-*.h5")):
         try:
             return str(read_root_attrs(path)["config"])
