@@ -8,14 +8,16 @@ numba has no polymorphism, so a composite model is two arrays built once by
 profile    code  packed row
 =========  ====  =====================================================================
 EPL        1     b, t, q, cos(phi), sin(phi), center_x, center_y, n_terms
-SIE        2     b, 1, q, cos(phi), sin(phi), center_x, center_y, 0
+SIE        2     b, 1, q, cos(phi), sin(phi), center_x, center_y, n_terms
 SIS        3     theta_E, center_x, center_y
 POINT_MASS 4     theta_E, center_x, center_y
 SHEAR      5     gamma1, gamma2
 CONVERGENCE 6    kappa
 =========  ====  =====================================================================
 
-``b = theta_E sqrt(q)`` [arcsec], ``t = gamma - 1``; lengths in [arcsec].
+``b = theta_E sqrt(q)`` [arcsec], ``t = gamma - 1``; lengths in [arcsec]. ``n_terms`` is the
+EPL series length (``epl_series_terms``) for the SIE too: its deflection here is closed-form,
+but the EPL finder and the caustic kernel treat it as the EPL with ``t = 1``.
 """
 
 from __future__ import annotations

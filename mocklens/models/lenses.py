@@ -146,8 +146,9 @@ def pack(
             row[:, 4] = np.sin(phi)
             row[:, 5] = cols["center_x"]
             row[:, 6] = cols["center_y"]
-            if kind == "EPL":
-                epl_series_terms_batch(q, t, series_tolerance, row[:, 7])
+            # the SIE is the EPL with t = 1: the EPL finder and the caustic kernel evaluate it
+            # through the series, so its length is needed as much as for the EPL
+            epl_series_terms_batch(q, t, series_tolerance, row[:, 7])
         elif kind in ("SIS", "POINT_MASS"):
             row[:, 0] = cols["theta_E"]
             row[:, 1] = cols["center_x"]
