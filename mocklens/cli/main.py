@@ -7,12 +7,20 @@ existing output 3, bad dataset 4, resources 5, stop requested 99).
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
 
 from mocklens._version import __version__
-from mocklens.errors import MockLensError
+from mocklens.errors import MockLensError, ResourceError
+
+#: Filesystem conditions (not bugs) reported as one line with ResourceError's exit code when
+#: they escape a command: read-only or full filesystems, permissions, a vanished directory.
+FILESYSTEM_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOENT,
+     errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.EIO}
+)
 
 
 class _Group(click.Group):
@@ -26,6 +34,12 @@ class _Group(click.Group):
             if not getattr(exc, "quiet", False):
                 click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.errno not in FILESYSTEM_ERRNOS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(ResourceError.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -97,11 +97,23 @@ def _read(path_or_text: str | os.PathLike) -> str:
         if not path.is_file() and path.suffix.lower() not in (".yaml", ".yml", ".json"):
             return text  # a one-line YAML document such as "seed: 1"
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration ({exc.strerror})") from None
+    if raw.startswith(b"\x89HDF"):
+        raise ConfigError(
+            f"{path}: is an HDF5 file, not a YAML/JSON config (a dataset's config is in its "
+            "'config' attribute, and a run's in run/config.json)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a config is YAML or JSON text)") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: not a text file (a config is YAML or JSON text)")
+    return text
 
 
 def config_from_dict(data: Any) -> RunConfig:

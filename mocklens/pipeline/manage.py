@@ -15,7 +15,7 @@ from mocklens.config import config_from_dict
 from mocklens.errors import DatasetError
 from mocklens.io import merge_copy
 from mocklens.pipeline.resume import shard_fate, summarize_states
-from mocklens.pipeline.run import RunPlan, final_root_attrs, finalize, make_plan
+from mocklens.pipeline.run import RunPlan, final_root_attrs, finalize, make_plan, require_writable
 from mocklens.pipeline.shards import MASTER_NAME, RunLayout, read_run_config
 
 
@@ -124,6 +124,7 @@ def finalize_run(plan: RunPlan) -> Path:
     DatasetError
         If a shard is missing, corrupt or foreign (nothing is written).
     """
+    require_writable(plan.layout.final_path.parent, "cannot write the master file: directory")
     _require_complete(plan)
     return finalize(plan, {"finalized_by": "mocklens finalize"})
 
@@ -138,6 +139,7 @@ def merge_run(plan: RunPlan, dest: str | os.PathLike, overwrite: bool = False) -
     OutputExistsError
         If ``dest`` exists and ``overwrite`` is false.
     """
+    require_writable(Path(dest).parent, f"cannot write {dest}: directory")
     _require_complete(plan)
     paths = [plan.layout.shard_path(s) for s in plan.shards]
     root = final_root_attrs(plan, {"merged_by": "mocklens merge"})

@@ -71,6 +71,23 @@ def make_plan(cfg: RunConfig, out: str | os.PathLike) -> RunPlan:
     )
 
 
+def require_writable(path: str | os.PathLike, what: str = "output directory") -> Path:
+    """Return the nearest existing directory at or above ``path``, refusing if not writable.
+
+    Raises
+    ------
+    ResourceError
+        The directory (or, if it does not exist yet, the first existing parent) cannot be
+        written (read-only filesystem, permissions).
+    """
+    probe = Path(path).absolute()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise ResourceError(f"{what} {probe} is not writable")
+    return probe
+
+
 def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
     """Refuse to start if the output directory is not writable or the disk too small.
 
@@ -86,12 +103,7 @@ def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
     ResourceError
         Not writable, or less free space than ``BYTES_PER_SAMPLE`` per sample to write.
     """
-    parent = plan.layout.shard_dir
-    probe_dir = parent if parent.exists() else parent.parent
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not os.access(probe_dir, os.W_OK):
-        raise ResourceError(f"output directory {probe_dir} is not writable")
+    probe_dir = require_writable(plan.layout.shard_dir)
     todo = plan.pending if shards is None else shards
     need = BYTES_PER_SAMPLE * sum(s.size for s in todo)
     if plan.layout.single_file:
