@@ -74,3 +74,22 @@ EXIT_CODES = {
         StopRequested,
     )
 }
+
+#: What each exit code of the ``mocklens`` command means (``mocklens --help``, README).
+EXIT_CODE_MEANINGS = {
+    0: "success (status: the run is complete)",
+    1: "status: the run is not complete yet; any other command: an unexpected error (a bug)",
+    ConfigError.exit_code: "bad config or arguments (typo, impossible range, unknown preset)",
+    OutputExistsError.exit_code: (
+        "output exists, holds another run (config fixed once it has shards), foreign files "
+        "under shard names, or another mocklens process is writing it"
+    ),
+    DatasetError.exit_code: "dataset or shard missing, truncated, corrupt or not mocklens",
+    ResourceError.exit_code: (
+        "resources: disk full, read-only or not writable, MPI size differs from SLURM's"
+    ),
+    StopRequested.exit_code: (
+        "stopped by a signal (Ctrl-C, SIGTERM, SIGUSR1); finished shards are kept, rerun the "
+        "same command to finish"
+    ),
+}

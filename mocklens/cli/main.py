@@ -42,7 +42,18 @@ class _Group(click.Group):
             sys.exit(ResourceError.exit_code)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def _exit_code_epilog() -> str:
+    from mocklens.errors import EXIT_CODE_MEANINGS
+
+    rows = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_CODE_MEANINGS.items())
+    return f"\b\nExit codes:\n{rows}"
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_exit_code_epilog(),
+)
 @click.version_option(__version__, prog_name="mocklens")
 def cli():
     """Generate reproducible simulated strong-lens datasets for machine learning."""
