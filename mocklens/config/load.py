@@ -3,6 +3,10 @@
 Every validation failure becomes one :class:`mocklens.errors.ConfigError` whose message has
 one line per problem, each starting with the dotted location of the offending key
 (``lens.components[0].params.theta_e: unknown key; did you mean 'theta_E'?``).
+
+A configuration may start from a preset: a top-level ``base: <preset>`` key makes the rest of
+the mapping a set of changes deep-merged over that preset's resolved config (see
+:func:`merge_over_base`), so a short file changes only what differs.
 """
 
 from __future__ import annotations
@@ -136,10 +140,66 @@ def config_from_dict(data: Any) -> RunConfig:
     """
     if not isinstance(data, dict):
         raise ConfigError(f"configuration must be a mapping, got {type(data).__name__}")
+    if BASE_KEY in data:
+        data = merge_over_base(data)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(format_errors(exc))) from None
+
+
+#: Top-level key naming the preset a configuration starts from.
+BASE_KEY = "base"
+
+
+def merge_over_base(data: dict) -> dict:
+    """Resolve ``base: <preset>``: deep-merge the other keys of ``data`` over the preset.
+
+    Merge rules, applied recursively: a mapping merges key by key into the preset's mapping,
+    except a mapping with a ``dist`` key, which replaces the preset's value whole (a new
+    distribution); every other value, lists such as ``lens.components`` included, replaces
+    the preset's value. A partial distribution without ``dist`` (``z_lens: {max: 0.7}``)
+    changes only the keys it gives.
+
+    Parameters
+    ----------
+    data : dict
+        A configuration mapping with a ``base`` key.
+
+    Returns
+    -------
+    dict
+        The merged mapping, without ``base``, ready for validation.
+
+    Raises
+    ------
+    ConfigError
+        If ``base`` is not the name of a preset.
+    """
+    from mocklens.config.presets import PRESETS
+
+    data = dict(data)
+    name = data.pop(BASE_KEY)
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{BASE_KEY}: expected a preset name ({', '.join(PRESETS)}), got "
+            f"{type(name).__name__}"
+        )
+    if name not in PRESETS:
+        raise ConfigError(
+            f"{BASE_KEY}: unknown preset {name!r}{did_you_mean(name, PRESETS)} "
+            f"(one of {', '.join(PRESETS)})"
+        )
+    return _deep_merge(json.loads(dump_json(PRESETS[name])), data)
+
+
+def _deep_merge(base: Any, change: Any) -> Any:
+    if not isinstance(base, dict) or not isinstance(change, dict) or "dist" in change:
+        return change
+    out = dict(base)
+    for key, value in change.items():
+        out[key] = _deep_merge(base[key], value) if key in base else value
+    return out
 
 
 def resolve(
