@@ -13,27 +13,18 @@ import numpy as np
 
 from mocklens.kernels._jit import jit, jit_parallel, prange
 from mocklens.kernels.epl import MAX_SERIES_TERMS, epl_coefficients
+from mocklens.kernels.grid import solve_grid
 from mocklens.kernels.lens import CODE_SIS, lens_composite
 from mocklens.kernels.solve import (
     DUPLICATE_DISTANCE,
     FRAME_WIDTH,
     MAX_CANDIDATES,
     WORKSPACE_ROWS,
-    _append,
     fill_angle_table,
     solve_epl_frame,
 )
 
 MODE_EPL, MODE_GRID = 1, 2
-#: A cell whose source-plane image is this many times larger than the cell is refined beyond
-#: the regular depth (|mu| below ~1/STRETCH**2 there).
-STRETCH = 8.0
-#: Residual below which a grid candidate counts as converged [arcsec] (final check: tolerance).
-CONVERGED_RESIDUAL = 1e-8
-#: Extra subdivision levels allowed for such cells.
-EXTRA_DEPTH = 8
-#: Offsets of the grid origin in cells (fractional parts of 1/pi and the golden ratio).
-GRID_OFFSET_X, GRID_OFFSET_Y = 0.3183098861837907 - 0.5, 0.6180339887498949 - 0.5
 #: Image types as stored in ``/point/type``.
 TYPE_NONE, TYPE_MINIMUM, TYPE_SADDLE, TYPE_MAXIMUM = 0, 1, 2, 3
 
@@ -45,72 +36,6 @@ SETTINGS_WIDTH = 8
 CHUNK = 64
 #: Rows of the float output of :func:`solve_images_batch`, in order.
 IMAGE_FLOAT_ROWS = ("x", "y", "mu", "fermat", "psi", "alpha_x", "alpha_y", "residual")
-
-
-@jit
-def newton_cartesian(x, y, beta_x, beta_y, codes, packed, max_iter):
-    """Polish an image of ``(beta_x, beta_y)`` by Levenberg-Marquardt-damped Newton steps.
-
-    Parameters
-    ----------
-    x, y : float
-        Starting position [arcsec].
-    beta_x, beta_y : float
-        Source position [arcsec].
-    codes, packed : ndarray
-        Composite model (see ``mocklens.kernels.lens``).
-    max_iter : int
-        Iteration cap.
-
-    Returns
-    -------
-    x, y, residual : float
-        Polished position [arcsec] and lens-equation residual [arcsec].
-    """
-    _, ax, ay, fxx, fxy, fyy = lens_composite(x, y, codes, packed)
-    gx = x - ax - beta_x
-    gy = y - ay - beta_y
-    res = math.hypot(gx, gy)
-    # Levenberg-Marquardt damping: lam = 0 is Newton; it grows when a step fails, which keeps
-    # progress near critical curves where the Jacobian is nearly singular (|mu| >> 1)
-    lam = 0.0
-    for _ in range(max_iter):
-        if res == 0.0:
-            break
-        a11 = 1.0 - fxx
-        a12 = -fxy
-        a22 = 1.0 - fyy
-        # normal equations (J^T J + lam I) d = -J^T g, J symmetric
-        n11 = a11 * a11 + a12 * a12 + lam
-        n12 = a11 * a12 + a12 * a22
-        n22 = a12 * a12 + a22 * a22 + lam
-        r1 = -(a11 * gx + a12 * gy)
-        r2 = -(a12 * gx + a22 * gy)
-        det = n11 * n22 - n12 * n12
-        if det == 0.0 or not math.isfinite(det):
-            lam = max(1e-12, 10.0 * lam) if lam > 0.0 else 1e-12 * (n11 + n22 + 1.0)
-            continue
-        dx = (n22 * r1 - n12 * r2) / det
-        dy = (n11 * r2 - n12 * r1) / det
-        nx = x + dx
-        ny = y + dy
-        _, nax, nay, nfxx, nfxy, nfyy = lens_composite(nx, ny, codes, packed)
-        ngx = nx - nax - beta_x
-        ngy = ny - nay - beta_y
-        nres = math.hypot(ngx, ngy)
-        if nres < res:
-            step = math.hypot(dx, dy)
-            x, y, gx, gy, res = nx, ny, ngx, ngy, nres
-            ax, ay, fxx, fxy, fyy = nax, nay, nfxx, nfxy, nfyy
-            lam *= 0.1
-            if step < 1e-15 * (1.0 + math.hypot(x, y)):
-                break
-        else:
-            scale = a11 * a11 + a22 * a22 + 2.0 * a12 * a12
-            lam = max(10.0 * lam, 1e-6 * scale + 1e-300)
-            if lam > 1e12 * (scale + 1.0):
-                break
-    return x, y, res
 
 
 @jit
@@ -147,108 +72,6 @@ def _epl_frame_params(codes, packed, i_main, i_shear, i_conv, beta_x, beta_y, fp
     fp[8] = nt
     fp[9] = b
     return c, s, cx, cy
-
-
-@jit
-def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, depth, cand):
-    """General image finder by adaptive subdivision and triangle mapping.
-
-    Parameters
-    ----------
-    beta_x, beta_y : float
-        Source position [arcsec].
-    codes, packed : ndarray
-        Composite model.
-    center_x, center_y, half : float
-        Centre and half-width of the square searched [arcsec].
-    cells : int
-        Cells per side of the coarse grid.
-    depth : int
-        Levels of 2x2 subdivision applied to cells whose mapped corners come near the source.
-    cand : ndarray of float64, shape (MAX_CANDIDATES, 3)
-        Written in place: x, y [arcsec] and residual [arcsec] of candidates.
-
-    Returns
-    -------
-    int
-        Number of candidates written.
-    """
-    n_cand = 0
-    size = 2.0 * half / cells
-    # explicit stack of cells (x0, y0, size, level) instead of recursion
-    stack = np.empty((4 * (depth + EXTRA_DEPTH) + 8, 4))
-    # corner positions and their source-plane images, reused by every cell visited
-    xs = np.empty(4)
-    ys = np.empty(4)
-    bx = np.empty(4)
-    by = np.empty(4)
-    for i in range(cells):
-        for j in range(cells):
-            top = 0
-            # irrational offsets keep vertices off profile centres, where deflections are
-            # singular (a vertex on a centre maps to 0 and hides the images around it)
-            stack[0, 0] = center_x - half + (i + GRID_OFFSET_X) * size
-            stack[0, 1] = center_y - half + (j + GRID_OFFSET_Y) * size
-            stack[0, 2] = size
-            stack[0, 3] = 0.0
-            top = 1
-            while top > 0:
-                top -= 1
-                x0 = stack[top, 0]
-                y0 = stack[top, 1]
-                h = stack[top, 2]
-                level = int(stack[top, 3])
-                for k in range(4):
-                    xs[k] = x0 + h * (k % 2)
-                    ys[k] = y0 + h * (k // 2)
-                    r = lens_composite(xs[k], ys[k], codes, packed)
-                    bx[k] = xs[k] - r[1]
-                    by[k] = ys[k] - r[2]
-                lo_x = bx.min()
-                hi_x = bx.max()
-                lo_y = by.min()
-                hi_y = by.max()
-                margin = 0.5 * max(hi_x - lo_x, hi_y - lo_y) + 1e-12
-                if not (
-                    lo_x - margin <= beta_x <= hi_x + margin
-                    and lo_y - margin <= beta_y <= hi_y + margin
-                ):
-                    continue
-                # cells mapped to a much larger region hold demagnified images near a singular
-                # centre, smaller than the finest regular cell: refine them further
-                stretched = max(hi_x - lo_x, hi_y - lo_y) > STRETCH * h
-                if level < depth or (stretched and level < depth + EXTRA_DEPTH):
-                    hh = 0.5 * h
-                    for k in range(4):
-                        stack[top, 0] = x0 + hh * (k % 2)
-                        stack[top, 1] = y0 + hh * (k // 2)
-                        stack[top, 2] = hh
-                        stack[top, 3] = level + 1
-                        top += 1
-                    continue
-                # finest level: test the two triangles (0,1,3) and (0,3,2)
-                for tri in range(2):
-                    i1 = 1 if tri == 0 else 3
-                    i2 = 3 if tri == 0 else 2
-                    ex1 = bx[i1] - bx[0]
-                    ey1 = by[i1] - by[0]
-                    ex2 = bx[i2] - bx[0]
-                    ey2 = by[i2] - by[0]
-                    den = ex1 * ey2 - ey1 * ex2
-                    if den == 0.0:
-                        continue
-                    px = beta_x - bx[0]
-                    py = beta_y - by[0]
-                    l1 = (px * ey2 - py * ex2) / den
-                    l2 = (ex1 * py - ey1 * px) / den
-                    slack = 0.05
-                    if l1 >= -slack and l2 >= -slack and l1 + l2 <= 1.0 + slack:
-                        sx = xs[0] + l1 * (xs[i1] - xs[0]) + l2 * (xs[i2] - xs[0])
-                        sy = ys[0] + l1 * (ys[i1] - ys[0]) + l2 * (ys[i2] - ys[0])
-                        x, y, res = newton_cartesian(sx, sy, beta_x, beta_y, codes, packed, 100)
-                        if res <= CONVERGED_RESIDUAL:
-                            n_cand = _append(x, y, res, cand, n_cand)
-    return n_cand
 
 
 @jit

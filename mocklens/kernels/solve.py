@@ -15,8 +15,8 @@ Two finders share one verification step:
   the central image of slopes shallower than isothermal (``t < 1``) by Newton's method in
   ``(ln R, phi)`` from the dominant balance ``beta ~ -R**(1-t) w``: that image sits within
   ``~R`` of a zero of ``P`` and is far narrower than any grid.
-* :func:`solve_grid`, for any composite model: adaptive subdivision of an image-plane grid,
-  triangle mapping at the finest level, Newton polish.
+* ``mocklens.kernels.grid.solve_grid``, for any composite model: adaptive subdivision of a
+  Cartesian grid and of a polar grid about every mass centre, triangle mapping, Newton polish.
 
 Every candidate is polished by Newton's method and kept only if its lens-equation residual
 ``|theta - alpha(theta) - beta|`` is below the tolerance; duplicates are merged.
