@@ -59,21 +59,32 @@ def generate(
 
     Under mpiexec (``mpiexec -n 4 python -m mpi4py -m mocklens generate ...``) or
     ``srun --mpi=pmi2`` every rank computes shards; the rank count is detected.
-    """
-    from mocklens.config import resolve
-    from mocklens.pipeline.launch import generate as run_generate
 
-    cfg = resolve(
-        load_config_or_preset(config, preset), n_samples=n_samples, seed=seed, min_images=min_images
-    )
-    if progress is None:
-        progress = sys.stderr.isatty()
-    run_generate(
-        cfg,
-        out,
-        overwrite=overwrite,
-        progress=progress,
-        echo=click.echo,
-        task_id=task_id,
-        n_tasks=n_tasks,
-    )
+    Ctrl-C, SIGTERM and SIGUSR1 finish the shard in hand (a second Ctrl-C abandons it),
+    keep every finished shard and exit 99; rerunning the same command finishes the run.
+    Another process writing the same run is refused (exit 3).
+    """
+    from mocklens.pipeline.signals import command_signals, startup
+
+    with command_signals():
+        with startup():
+            from mocklens.config import resolve
+            from mocklens.pipeline.launch import generate as run_generate
+
+            cfg = resolve(
+                load_config_or_preset(config, preset),
+                n_samples=n_samples,
+                seed=seed,
+                min_images=min_images,
+            )
+        if progress is None:
+            progress = sys.stderr.isatty()
+        run_generate(
+            cfg,
+            out,
+            overwrite=overwrite,
+            progress=progress,
+            echo=click.echo,
+            task_id=task_id,
+            n_tasks=n_tasks,
+        )

@@ -42,10 +42,19 @@ def status(run_dir, quick, as_json):
 @click.command()
 @click.argument("run_dir", type=str)
 def finalize(run_dir):
-    """Build the run's master file (HDF5 virtual datasets over the shards) once all exist."""
-    from mocklens.pipeline.manage import finalize_run, load_run
+    """Build the run's master file (HDF5 virtual datasets over the shards) once all exist.
 
-    final = finalize_run(load_run(run_dir))
+    Refused (exit 3) while another mocklens process writes the run. Ctrl-C or SIGTERM
+    abandons the master, leaves the shards as they are and exits 99.
+    """
+    from mocklens.pipeline.signals import command_signals, startup
+
+    with command_signals():
+        with startup():
+            from mocklens.pipeline.manage import finalize_run, load_run
+
+        plan = load_run(run_dir)
+        final = _locked_write(plan, lambda: finalize_run(plan), plan.layout.final_path, True)
     click.echo(f"wrote {final}")
 
 
@@ -54,8 +63,38 @@ def finalize(run_dir):
 @click.option("--out", "dest", type=str, required=True, help="Merged FILE.h5 to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 def merge(run_dir, dest, overwrite):
-    """Copy every shard of a complete run into one self-contained HDF5 file."""
-    from mocklens.pipeline.manage import load_run, merge_run
+    """Copy every shard of a complete run into one self-contained HDF5 file.
 
-    final = merge_run(load_run(run_dir), dest, overwrite=overwrite)
+    Refused (exit 3) while another mocklens process writes the run. Ctrl-C or SIGTERM
+    abandons the copy (no partial file is left) and exits 99.
+    """
+    from mocklens.pipeline.signals import command_signals, startup
+
+    with command_signals():
+        with startup():
+            from mocklens.pipeline.manage import load_run, merge_run
+
+        plan = load_run(run_dir)
+        final = _locked_write(plan, lambda: merge_run(plan, dest, overwrite=overwrite), dest)
     click.echo(f"wrote {final}")
+
+
+def _locked_write(plan, work, dest, finalizing=False):
+    """Run ``work`` holding the run's exclusive lock; a stop signal abandons it (exit 99)."""
+    from mocklens.errors import StopRequested
+    from mocklens.pipeline.launch import finish_parts, write_final
+    from mocklens.pipeline.lock import run_lock
+    from mocklens.pipeline.signals import Abandon, shielded, signal_name
+
+    with run_lock(plan.layout):
+        try:
+            final = write_final(work, dest)
+        except Abandon as stop:
+            raise StopRequested(
+                f"stopped by {signal_name(stop.signum)}: {dest} not written, the run's shards "
+                "are untouched; rerun the same command"
+            ) from None
+        if finalizing:
+            with shielded():
+                finish_parts(plan)  # a stop landed after the merged file was in place
+    return final

@@ -8,13 +8,19 @@ already (``python -m mpi4py``); only then is mpi4py imported.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from mocklens.config.model import RunConfig
-from mocklens.errors import ConfigError
+from mocklens.errors import ConfigError, DatasetError, StopRequested
+from mocklens.io import check_complete
+from mocklens.pipeline.lock import run_lock
+from mocklens.pipeline.progress import ProgressLog, compiled_count, warm_up_done, warm_up_notice
 from mocklens.pipeline.run import (
+    RunPlan,
     check_slurm_size,
     configure_threads,
     finalize,
@@ -26,7 +32,14 @@ from mocklens.pipeline.run import (
     warm_up,
 )
 from mocklens.pipeline.shards import RunLayout
-from mocklens.pipeline.signals import stop_signals
+from mocklens.pipeline.signals import (
+    Abandon,
+    abandon_on_stop,
+    shielded,
+    signal_name,
+    stop_requested,
+    stop_signals,
+)
 
 
 def mpi_world_size() -> int:
@@ -38,6 +51,49 @@ def mpi_world_size() -> int:
     if "mpi4py.MPI" in sys.modules:
         return int(sys.modules["mpi4py.MPI"].COMM_WORLD.Get_size())
     return 1
+
+
+def stopped_message(signum: int | None, kept: int, total: int) -> str:
+    """Return the one line a stopped generate ends with (exit code 99)."""
+    return (
+        f"stopped by {signal_name(signum)}: {kept} of {total} shards complete and kept; "
+        "rerun the same command to finish"
+    )
+
+
+def write_final(work: Callable[[], Path], path: Path) -> Path:
+    """Run ``work`` (which writes ``path`` atomically), abandoning it on a stop signal.
+
+    A stop that arrives once the new ``path`` is in place (the rename done, cleanup left)
+    counts as too late: the complete file is kept and returned, so that rerunning the same
+    command is never refused because the output now exists.
+
+    Raises
+    ------
+    Abandon
+        A stop arrived before the new ``path`` was complete; the writer removed its
+        temporary.
+    """
+    path = Path(path)
+    try:
+        before = os.stat(path)
+    except OSError:
+        before = None
+    try:
+        with abandon_on_stop():
+            return work()
+    except Abandon:
+        with shielded():
+            try:
+                now = os.stat(path)
+                replaced = before is None or not os.path.samestat(before, now)
+                if replaced:
+                    check_complete(path)
+            except (OSError, DatasetError):
+                replaced = False
+        if not replaced:
+            raise
+        return path
 
 
 def generate(
@@ -61,7 +117,7 @@ def generate(
     overwrite : bool, optional
         Replace existing output.
     progress : bool, optional
-        Show a progress bar.
+        Show a progress bar (otherwise a ``progress:`` line every 10% or 30 s).
     echo : callable, optional
         Where one-line log messages go.
     task_id, n_tasks : int, optional
@@ -78,56 +134,88 @@ def generate(
     ------
     ConfigError
         Only one of ``task_id``/``n_tasks`` given, or array mode with a ``FILE.h5`` output.
+    RunLockedError
+        Another mocklens process is writing this run (see ``mocklens.pipeline.lock``).
     ResourceError
         MPI world size differs from ``SLURM_NTASKS`` inside a SLURM step, output not
         writable, or not enough disk.
     StopRequested
-        A stop signal arrived; finished shards are kept (exit code 99).
+        SIGINT, SIGTERM or SIGUSR1 arrived; finished shards are kept (exit code 99).
     """
     task = _task(out, task_id, n_tasks)
     size = mpi_world_size()
     check_slurm_size(size)
-    if size > 1:
-        from mocklens.pipeline.parallel import run_parallel
+    # Handlers for the whole run: a stop during the numba warm-up or the merge must also end
+    # as exit 99, never as KeyboardInterrupt or the default action of SIGUSR1 (terminate).
+    with stop_signals():
+        if size > 1:
+            from mocklens.pipeline.parallel import run_parallel
 
-        return run_parallel(cfg, out, overwrite=overwrite, progress=progress, echo=echo, task=task)
-    configure_threads(1)
-    plan = make_plan(cfg, out)
-    mine = None if task is None else task_shards(plan.shards, *task)
-    prepare_output(plan, overwrite, only=mine)
+            return run_parallel(
+                cfg, out, overwrite=overwrite, progress=progress, echo=echo, task=task
+            )
+        configure_threads(1)
+        plan = make_plan(cfg, out)
+        mine = None if task is None else task_shards(plan.shards, *task)
+        # The lock comes before anything on disk is touched (prepare_output deletes shards).
+        with run_lock(plan.layout, task):
+            return _serial(plan, mine, task, overwrite, progress, echo)
+
+
+def _serial(plan: RunPlan, mine, task, overwrite, progress, echo) -> str | None:
+    with shielded():
+        prepare_output(plan, overwrite, only=mine)
     for note in plan.notes:
         echo(note)
     owned = plan.shards if mine is None else mine
     pending = [s for s in owned if plan.states.get(s.id) != "done"]
-    done = len(owned) - len(pending)
-    if done:
-        echo(f"resuming: {done} of {len(owned)} shards already complete, skipped")
-    bar = None
-    # Handlers first: a stop during the numba warm-up must also end as exit 99, not as the
-    # default action of SIGUSR1 (terminate).
-    with stop_signals():
-        warm = warm_up(cfg) if pending else 0.0
-        t0 = time.perf_counter()
-        if progress:
-            from tqdm import tqdm
+    if len(owned) > len(pending):
+        echo(
+            f"resuming: {len(owned) - len(pending)} of {len(owned)} shards already complete, "
+            "skipped"
+        )
+    kept = {"n": len(owned) - len(pending)}
+    try:
+        return _compute_and_finish(plan, owned, pending, kept, task, progress, echo)
+    except (Abandon, StopRequested):
+        message = stopped_message(stop_requested(), kept["n"], len(owned))
+        raise StopRequested(message) from None
 
-            bar = tqdm(
-                total=sum(s.size for s in owned),
-                initial=sum(s.size for s in owned) - sum(s.size for s in pending),
-                unit="lens",
-                unit_scale=True,
-                desc="generate",
-                file=sys.stderr,
-            )
-        try:
-            records = run_shards(
-                plan, pending, on_done=(lambda s, rec: bar.update(s.size)) if bar else None
-            )
-        finally:
-            if bar is not None:
-                bar.close()
-    wall = time.perf_counter() - t0
+
+def _compute_and_finish(plan: RunPlan, owned, pending, kept, task, progress, echo) -> str | None:
+    """Warm up, compute ``pending``, finalize; ``kept["n"]`` counts shards on disk."""
+    cfg, out = plan.cfg, str(plan.layout.out)
+    warm = 0.0
+    if pending:
+        echo(warm_up_notice())
+        compiled = compiled_count()
+        with abandon_on_stop():
+            warm = warm_up(cfg)
+        echo(warm_up_done(warm, compiled))
     n_new = sum(s.size for s in pending)
+    bar = lines = None
+    if progress:
+        from tqdm import tqdm
+
+        n_all = sum(s.size for s in owned)
+        bar = tqdm(
+            total=n_all, initial=n_all - n_new, unit="lens", unit_scale=True,
+            desc="generate", file=sys.stderr,
+        )  # fmt: skip
+    else:
+        lines = ProgressLog(n_new, echo)
+
+    def on_done(shard, rec):
+        kept["n"] += 1
+        (bar.update if bar is not None else lines.advance)(shard.size)
+
+    t0 = time.perf_counter()
+    try:
+        records = run_shards(plan, pending, on_done=on_done)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
     rate = n_new / wall if wall > 0 else float("inf")
     summary = f"{len(pending)} shards computed in {wall:.1f} s, {rate:,.0f} lenses/s"
     if task is not None:
@@ -136,18 +224,26 @@ def generate(
             "tasks are done"
         )
         return None
-    final = finalize(
-        plan,
-        {
-            "wall_s": wall,
-            "ranks": 1,
-            "lenses_per_s": rate,
-            "warmup_s": warm,
-            "per_rank": [rank_summary(0, records, wall)],
-        },
-    )
-    echo(f"wrote {final}: {cfg.n_samples} lenses ({summary})")
+    extra = {
+        "wall_s": wall,
+        "ranks": 1,
+        "lenses_per_s": rate,
+        "warmup_s": warm,
+        "per_rank": [rank_summary(0, records, wall)],
+    }
+    if plan.layout.single_file:
+        echo(f"merging {len(plan.shards)} shards into {plan.layout.final_path} ...")
+    final = write_final(lambda: finalize(plan, extra), plan.layout.final_path)
+    with shielded():
+        finish_parts(plan)
+        echo(f"wrote {final}: {cfg.n_samples} lenses ({summary})")
     return str(final)
+
+
+def finish_parts(plan: RunPlan) -> None:
+    """Remove a single-file run's parts directory if a stop interrupted its removal."""
+    if plan.layout.single_file and plan.layout.shard_dir.exists():
+        shutil.rmtree(plan.layout.shard_dir, ignore_errors=True)
 
 
 def _task(out: str, task_id: int | None, n_tasks: int | None) -> tuple[int, int] | None:

@@ -14,10 +14,16 @@ small (measured in the provenance as ``overhead_s_per_shard``):
    cost is an average over thousands of random systems, so the split is balanced; see
    ``benchmarks/README.md``). Ranks send a small message to rank 0 after each shard, which
    drives the progress bar or log lines.
-4. A stop signal (SIGUSR1/SIGTERM) on any rank is forwarded to all others by a point-to-point
-   message that every rank polls between shards; each finishes the shard in hand. When every
-   rank is done, rank 0 finalizes if all shards exist, and broadcasts the outcome: the path,
-   or :class:`~mocklens.errors.StopRequested` (exit 99) on every rank.
+4. A stop signal (SIGINT, SIGTERM, SIGUSR1; mpiexec forwards Ctrl-C to every rank) on any
+   rank is forwarded to all others by a point-to-point message that every rank polls between
+   shards; each finishes the shard in hand (a second signal abandons it). A stop during the
+   warm-up abandons the warm-up but not the protocol: the barriers are still met. When every
+   rank is done, rank 0 finalizes if all shards exist (a stop abandons the merge), and
+   broadcasts the outcome: the path, or :class:`~mocklens.errors.StopRequested` (exit 99) on
+   every rank, whose message only rank 0 prints. Everything between those steps runs
+   :func:`~mocklens.pipeline.signals.shielded`, so no signal interrupts a message exchange.
+   Rank 0 holds the run's lock (``mocklens.pipeline.lock``) from before ``prepare_output``
+   to the end.
 5. An error only one rank sees (a bug, a full disk) prints its message and calls
    ``MPI_Abort`` with the error's exit code, so no rank waits forever, with or without
    ``python -m mpi4py``.
@@ -25,6 +31,7 @@ small (measured in the provenance as ``overhead_s_per_shard``):
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import traceback
@@ -33,6 +40,9 @@ from collections.abc import Callable
 from mocklens import errors
 from mocklens.config.model import RunConfig
 from mocklens.errors import MockLensError, StopRequested
+from mocklens.pipeline.launch import finish_parts, stopped_message, write_final
+from mocklens.pipeline.lock import run_lock
+from mocklens.pipeline.progress import ProgressLog, compiled_count, warm_up_done, warm_up_notice
 from mocklens.pipeline.run import (
     configure_threads,
     finalize,
@@ -43,15 +53,22 @@ from mocklens.pipeline.run import (
     task_shards,
     warm_up,
 )
-from mocklens.pipeline.signals import request_stop, stop_requested, stop_signals
+from mocklens.pipeline.signals import (
+    Abandon,
+    abandon_on_stop,
+    finishing,
+    is_mocklens_process,
+    request_stop,
+    shielded,
+    stop_requested,
+    stop_signals,
+)
 
 #: Message tags (any values unused elsewhere on COMM_WORLD).
 TAG_PROGRESS = 7101
 TAG_STOP = 7102
 #: Sleep of rank 0 between polls while it waits for the other ranks [s].
 POLL_S = 0.02
-#: Progress lines (without a bar) are printed at these fractions of the work [fraction].
-PROGRESS_STEP = 0.1
 
 
 class _Shared(Exception):
@@ -116,6 +133,10 @@ def run_parallel(
     except _Shared as shared:
         # Every rank raises the same error; only rank 0's is printed by the CLI.
         shared.error.quiet = comm.Get_rank() != 0
+        if is_mocklens_process():
+            # All ranks agree and the process now exits with the error's code: end MPI here,
+            # or `python -m mpi4py` turns that exit into an MPI_Abort with a message per rank.
+            MPI.Finalize()
         raise shared.error from None
     except MockLensError as exc:
         sys.stderr.write(f"error: rank {comm.Get_rank()}: {exc}\n")
@@ -142,9 +163,8 @@ class _Driver:
         self.sends: list = []
         self.stop_sent = False
         self.bar = None
-        self.done_lenses = 0
-        self.total_lenses = 0
-        self.next_report = PROGRESS_STEP
+        self.lines: ProgressLog | None = None
+        self.locks = contextlib.ExitStack()  # rank 0: the run's lock
         self.t_start = time.perf_counter()
 
     # -- messages ------------------------------------------------------------------------
@@ -185,34 +205,27 @@ class _Driver:
         return handled
 
     def _advance(self, n: int) -> None:
-        self.done_lenses += n
         if self.bar is not None:
             self.bar.update(n)
-            return
-        if self.total_lenses and self.done_lenses >= self.next_report * self.total_lenses:
-            wall = time.perf_counter() - self.t_start
-            self.echo(
-                f"progress: {self.done_lenses:,} of {self.total_lenses:,} lenses "
-                f"({100 * self.done_lenses / self.total_lenses:.0f}%), "
-                f"{self.done_lenses / max(wall, 1e-9):,.0f} lenses/s on {self.size} ranks"
-            )
-            while self.next_report * self.total_lenses <= self.done_lenses:
-                self.next_report += PROGRESS_STEP
+        elif self.lines is not None:
+            self.lines.advance(n)
 
     def _on_done(self, shard, rec) -> None:
-        self.records.append(rec)
-        if self.rank == 0:
-            self._advance(shard.size)
-        else:
-            payload = {"n": shard.size, "shard": shard.id}
-            self.sends.append(self.comm.isend(("shard", payload), dest=0, tag=TAG_PROGRESS))
-        self._poll()
+        with shielded():
+            self.records.append(rec)
+            if self.rank == 0:
+                self._advance(shard.size)
+            else:
+                payload = {"n": shard.size, "shard": shard.id}
+                self.sends.append(self.comm.isend(("shard", payload), dest=0, tag=TAG_PROGRESS))
+            self._poll()
 
     # -- phases --------------------------------------------------------------------------
     def _setup(self, plan, owned) -> list:
         msg = None
         if self.rank == 0:
             try:
+                self.locks.enter_context(run_lock(plan.layout, self.task))  # before any change
                 prepare_output(plan, self.overwrite, only=None if self.task is None else owned)
                 msg = ("ok", [s.id for s in owned if plan.states.get(s.id) != "done"])
             except MockLensError as exc:
@@ -223,18 +236,32 @@ class _Driver:
         by_id = {s.id: s for s in plan.shards}
         return [by_id[i] for i in msg[1]]
 
+    def _warm_one(self) -> None:
+        """Warm up unless a stop came; a stop during it abandons the warm-up only."""
+        if stop_requested() is not None:
+            return
+        try:
+            with abandon_on_stop():
+                warm_up(self.cfg)
+        except Abandon:
+            pass
+
     def _warm_up(self, local) -> float:
         t0 = time.perf_counter()
         if self.rank == 0:
-            warm_up(self.cfg)
+            self.echo(warm_up_notice())
+            compiled = compiled_count()
+            self._warm_one()
         self.comm.Barrier()
         if local.Get_rank() == 0 and self.rank != 0:
-            warm_up(self.cfg)
+            self._warm_one()
         self.comm.Barrier()
         # The rest load the now-complete cache (~2 s) here rather than in their first shard.
         if local.Get_rank() != 0:
-            warm_up(self.cfg)
+            self._warm_one()
         self.comm.Barrier()
+        if self.rank == 0 and stop_requested() is None:
+            self.echo(warm_up_done(time.perf_counter() - t0, compiled))
         return time.perf_counter() - t0
 
     def run(self) -> str | None:
@@ -244,36 +271,8 @@ class _Driver:
         configure_threads(local.Get_size())
         plan = make_plan(self.cfg, self.out)
         owned = plan.shards if self.task is None else task_shards(plan.shards, *self.task)
-        with stop_signals():
-            pending = self._setup(plan, owned)
-            for note in plan.notes if self.rank == 0 else ():
-                self.echo(note)
-            if self.rank == 0 and len(owned) > len(pending):
-                self.echo(
-                    f"resuming: {len(owned) - len(pending)} of {len(owned)} shards already "
-                    "complete, skipped"
-                )
-            warm = self._warm_up(local) if pending else 0.0
-            mine = pending[self.rank :: self.size]
-            self.total_lenses = sum(s.size for s in pending)
-            if self.rank == 0 and self.progress:
-                from tqdm import tqdm
-
-                self.bar = tqdm(
-                    total=self.total_lenses, unit="lens", unit_scale=True, desc="generate",
-                    file=sys.stderr,
-                )  # fmt: skip
-            self.t_start = time.perf_counter()
-            try:
-                self._poll()
-                run_shards(plan, mine, on_done=self._on_done)
-            except StopRequested:
-                pass
-            self._poll()
-            loop_wall = time.perf_counter() - self.t_start
-            summary = rank_summary(self.rank, self.records, loop_wall)
-            summary["complete"] = len(self.records) == len(mine)
-            outcome = self._gather_and_finish(plan, pending, summary, warm)
+        with self.locks, stop_signals(), shielded():
+            outcome = self._run(plan, owned, local)
         if self.bar is not None:
             self.bar.close()
         MPI.Request.waitall(self.sends)
@@ -283,6 +282,42 @@ class _Driver:
         if outcome[0] == "error":
             raise _Shared(_rebuild(outcome[1], outcome[2]))
         return outcome[1]
+
+    def _run(self, plan, owned, local) -> tuple:
+        pending = self._setup(plan, owned)
+        for note in plan.notes if self.rank == 0 else ():
+            self.echo(note)
+        if self.rank == 0 and len(owned) > len(pending):
+            self.echo(
+                f"resuming: {len(owned) - len(pending)} of {len(owned)} shards already "
+                "complete, skipped"
+            )
+        warm = self._warm_up(local) if pending else 0.0
+        mine = pending[self.rank :: self.size]
+        total = sum(s.size for s in pending)
+        if self.rank == 0 and self.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, unit="lens", unit_scale=True, desc="generate", file=sys.stderr,
+            )  # fmt: skip
+        elif self.rank == 0:
+            self.lines = ProgressLog(total, self.echo, ranks=self.size)
+        self.t_start = time.perf_counter()
+        if self.lines is not None:
+            self.lines.start()
+        try:
+            self._poll()
+            with finishing():
+                run_shards(plan, mine, on_done=self._on_done)
+        except (StopRequested, Abandon):
+            pass  # a second signal abandoned the shard in hand; its temporary is gone
+        self._poll()
+        loop_wall = time.perf_counter() - self.t_start
+        summary = rank_summary(self.rank, self.records, loop_wall)
+        summary["complete"] = len(self.records) == len(mine)
+        self.n_owned, self.n_kept = len(owned), len(owned) - len(pending)
+        return self._gather_and_finish(plan, pending, summary, warm)
 
     def _gather_and_finish(self, plan, pending, summary, warm) -> tuple:
         if self.rank != 0:
@@ -308,14 +343,13 @@ class _Driver:
             f"{rate:,.0f} lenses/s, driver overhead "
             f"{1e3 * max(overheads, default=0.0):.2f} ms/shard"
         )
+        stopped = (
+            "error",
+            "StopRequested",
+            stopped_message(stop_requested(), self.n_kept + written, self.n_owned),
+        )
         if written < len(pending):
-            signum = stop_requested()
-            return (
-                "error",
-                "StopRequested",
-                f"stop signal {signum} received; {written} of {len(pending)} shard(s) written, "
-                "rerun the same command to finish",
-            )
+            return stopped
         if self.task is not None:
             self.echo(
                 f"task {self.task[0]} of {self.task[1]}: {line}; run `mocklens finalize "
@@ -330,9 +364,14 @@ class _Driver:
             "driver_overhead_s_per_shard": max(overheads, default=0.0),
             "per_rank": finals,
         }
+        if plan.layout.single_file:
+            self.echo(f"merging {len(plan.shards)} shards into {plan.layout.final_path} ...")
         try:
-            final = finalize(plan, extra)
+            final = write_final(lambda: finalize(plan, extra), plan.layout.final_path)
+        except Abandon:
+            return stopped
         except MockLensError as exc:
             return ("error", type(exc).__name__, str(exc))
+        finish_parts(plan)
         self.echo(f"wrote {final}: {self.cfg.n_samples} lenses ({line})")
         return ("ok", str(final))
