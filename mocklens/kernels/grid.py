@@ -5,7 +5,8 @@ its own coordinates ``(u, v)``:
 
 * a Cartesian patch ``(x, y)`` over the square searched (every image of an ordinary lens);
 * one polar patch ``(ln r, phi)`` about the centre of every mass component (EPL, SIE, SIS,
-  POINT_MASS), from ``POLAR_R_MIN`` to ``POLAR_R_MAX`` Einstein radii. Near a singular centre
+  POINT_MASS), from ``POLAR_R_MIN`` Einstein radii out to ``POLAR_R_MAX`` of them or as far
+  as any image can lie (``REACH_DEFLECTION``). Near a singular centre
   the lens map is smooth in ``ln r`` while its Cartesian cells are not: the cell holding a
   point mass maps onto the whole far plane, so its corners say nothing about where its images
   are. In ``(ln r, phi)`` the cells shrink with ``r`` and the map is equally smooth at every
@@ -29,7 +30,15 @@ import math
 import numpy as np
 
 from mocklens.kernels._jit import jit
-from mocklens.kernels.lens import CODE_EPL, CODE_POINT_MASS, CODE_SIE, CODE_SIS, lens_composite
+from mocklens.kernels.lens import (
+    CODE_CONVERGENCE,
+    CODE_EPL,
+    CODE_POINT_MASS,
+    CODE_SHEAR,
+    CODE_SIE,
+    CODE_SIS,
+    lens_composite,
+)
 from mocklens.kernels.solve import _append
 
 #: A cell whose source-plane image is this many times larger than the cell is refined beyond
@@ -59,6 +68,13 @@ POLAR_R_MAX = 3.0
 #: The polar patch reaches at least this many coarse Cartesian cells from its centre: the
 #: Cartesian cells that close to a singular centre are too coarse for the map's curvature.
 POLAR_MIN_CARTESIAN_CELLS = 2.0
+#: Far from every mass, deflections are below ~REACH_DEFLECTION Einstein radii each, so an
+#: image lies within ``(|beta| + sum(REACH_DEFLECTION theta_E + |centre|)) / lambda`` of the
+#: origin, ``lambda = 1 - kappa_ext - |gamma_ext|`` floored at REACH_MIN_LAMBDA: the polar
+#: patches reach that far (a source behind a point mass, mapped from an image next to it, has
+#: its bright image tens of arcsec out, beyond any fixed square).
+REACH_DEFLECTION = 2.0
+REACH_MIN_LAMBDA = 0.2
 #: Newton iterations of the polish.
 MAX_GRID_NEWTON = 100
 #: Patch kinds.
@@ -317,12 +333,24 @@ def solve_grid(beta_x, beta_y, codes, packed, center_x, center_y, half, cells, d
         packed, depth, cand, 0,
     )
     h = 2.0 * math.pi / POLAR_CELLS
+    reach = math.hypot(beta_x, beta_y)
+    lam = 1.0
+    for c in range(codes.shape[0]):
+        cx, cy, theta_e = _mass_centre(codes[c], packed[c])
+        reach += REACH_DEFLECTION * theta_e + math.hypot(cx, cy)
+        if codes[c] == CODE_SHEAR:
+            lam -= math.hypot(packed[c, 0], packed[c, 1])
+        elif codes[c] == CODE_CONVERGENCE:
+            lam -= packed[c, 0]
+    reach /= max(lam, REACH_MIN_LAMBDA)
     for c in range(codes.shape[0]):
         cx, cy, theta_e = _mass_centre(codes[c], packed[c])
         if not (theta_e > 0.0):
             continue
         r_lo = POLAR_R_MIN * theta_e
-        r_hi = max(POLAR_R_MAX * theta_e, POLAR_MIN_CARTESIAN_CELLS * size)
+        r_hi = max(
+            POLAR_R_MAX * theta_e, POLAR_MIN_CARTESIAN_CELLS * size, reach + math.hypot(cx, cy)
+        )
         n_r = int(math.ceil(math.log(r_hi / r_lo) / h))
         n_cand = _patch(
             PATCH_POLAR, cx, cy, math.log(r_lo), (GRID_OFFSET_Y + 0.5) * h, h, n_r,
