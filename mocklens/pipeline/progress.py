@@ -15,6 +15,8 @@ from collections.abc import Callable
 PROGRESS_STEP = 0.1
 #: ... or when this long has passed since the last line, whichever comes first [s].
 PROGRESS_INTERVAL_S = 30.0
+#: Rounding margin when comparing fractions of the work [fraction].
+_MARGIN = 1e-9
 
 
 def _duration(seconds: float) -> str:
@@ -63,7 +65,7 @@ class ProgressLog:
     def start(self) -> None:
         """Restart the clock (call when the timed work begins)."""
         self.t0 = self.last = self.clock()
-        self.next_fraction = self.step
+        self.next_line = 1  # the next line is due at next_line * step of the work
 
     def advance(self, n: int) -> None:
         """Record ``n`` more lenses done and print a line when one is due."""
@@ -72,10 +74,11 @@ class ProgressLog:
         if not self.total:
             return
         fraction = self.done / self.total
-        if fraction < self.next_fraction and now - self.last < self.interval:
+        # compare with a margin: 3 * 0.1 is 0.30000000000000004, which 0.3 of the work is not
+        if fraction + _MARGIN < self.next_line * self.step and now - self.last < self.interval:
             return
-        while self.next_fraction <= fraction:
-            self.next_fraction += self.step
+        while self.next_line * self.step <= fraction + _MARGIN:
+            self.next_line += 1
         self.last = now
         wall = max(now - self.t0, 1e-9)
         rate = self.done / wall

@@ -21,6 +21,7 @@ can be raised with ``MOCKLENS_SIGNAL_TRIALS``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -36,8 +37,12 @@ from tests.reference.datasets import assert_identical_data
 
 pytestmark = pytest.mark.slow
 
-#: Trials per mode (the issue asks for ~20; each trial is one interrupted run and a rerun).
-TRIALS = int(os.environ.get("MOCKLENS_SIGNAL_TRIALS", "20"))
+#: Trials per mode: each is one interrupted run and a rerun, ~5-10 s on 2 cores, so the
+#: generate modes default to 12 (CI budget); merge is cheap and gets 20. The issue's ~20 per
+#: mode: ``MOCKLENS_SIGNAL_TRIALS=20``.
+TRIALS_ENV = os.environ.get("MOCKLENS_SIGNAL_TRIALS")
+GENERATE_TRIALS = int(TRIALS_ENV or 12)
+MERGE_TRIALS = int(TRIALS_ENV or 20)
 #: Samples and shard size of the trial run: 20 shards, ~1.5 s of compute on one core, so
 #: the shard loop is a real share of each run next to ~2 s of imports and ~2 s of warm-up.
 N_SAMPLES, SHARD_SIZE = 20_000, 1_000
@@ -115,12 +120,13 @@ class Launch:
                 return pid
         return proc.pid
 
-    def wait_ready(self, proc) -> float | None:
-        """Wait until the stop handlers are installed; return the time, or None if it ended."""
+    def wait_ready(self, proc) -> float:
+        """Wait until the stop handlers are installed; return the time."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                return None
+                out, err = proc.communicate()
+                pytest.fail(f"{self.cmd} ended without installing stop handlers\n{out}\n{err}")
             pids = self._ranks(proc) if self.mpi else [proc.pid]
             if pids and len(pids) >= (2 if self.mpi else 1):
                 if all(caught_signals(p) & SIGUSR1_BIT for p in pids):
@@ -132,7 +138,7 @@ class Launch:
 def run_clean(launch: Launch) -> tuple[subprocess.CompletedProcess, float]:
     """Run to completion; return the result and its duration after the handlers [s]."""
     proc = launch.start()
-    ready = launch.wait_ready(proc) or time.monotonic()
+    ready = launch.wait_ready(proc)
     out, err = proc.communicate(timeout=COMMAND_TIMEOUT_S)
     duration = time.monotonic() - ready
     assert proc.returncode == 0, f"{launch.cmd}\n{out}\n{err}"
@@ -149,22 +155,25 @@ def temporaries(*roots: Path) -> list[Path]:
     return found
 
 
-def interrupt_trials(launch: Launch, final: Path, reference: Path, duration: float, reset, seed):
-    """Run ``TRIALS`` interrupted runs, each followed by a clean rerun; return a summary."""
+def interrupt_trials(
+    launch: Launch, final: Path, reference: Path, duration: float, reset, seed, trials, fresh
+):
+    """Run interrupted runs, each followed by a clean rerun; return what each one hit.
+
+    ``fresh`` is the path that must not exist after a stop during start-up (nothing written);
+    such a trial is not rerun, its state being that of the clean run's start.
+    """
     rng = random.Random(seed)
     outcomes = []
-    for trial in range(TRIALS):
+    for trial in range(trials):
         reset()
         delay = rng.uniform(0.0, duration)
         proc = launch.start()
         ready = launch.wait_ready(proc)
-        if ready is not None:
-            time.sleep(max(0.0, ready + delay - time.monotonic()))
-            signalled_at = time.time()
-            try:
-                os.kill(launch.target(proc), signal.SIGINT)
-            except ProcessLookupError:
-                pass
+        time.sleep(max(0.0, ready + delay - time.monotonic()))
+        signalled_at = time.time()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(launch.target(proc), signal.SIGINT)
         out, err = proc.communicate(timeout=COMMAND_TIMEOUT_S)
         where = f"trial {trial} (SIGINT {delay:.2f} s after start-up)\n{out}\n{err}"
         assert "Traceback" not in err and "Exception ignored" not in err, where
@@ -180,7 +189,10 @@ def interrupt_trials(launch: Launch, final: Path, reference: Path, duration: flo
             continue
         lines = [ln for ln in (out + err).splitlines() if "rerun the same command" in ln]
         assert len(lines) == 1, where
-        outcomes.append(lines[0].split(":", 2)[-1].strip()[:40])
+        outcomes.append(lines[0].split(":", 2)[-1].split(";")[0].strip())
+        if "while starting" in lines[0]:
+            assert not fresh.exists(), f"{where}\n{fresh} was created"
+            continue
         rerun = launch.start()
         out2, err2 = rerun.communicate(timeout=COMMAND_TIMEOUT_S)
         assert rerun.returncode == 0, f"{where}\nrerun:\n{out2}\n{err2}"
@@ -204,6 +216,18 @@ def cfg(tmp_path_factory):
     return path
 
 
+def assert_warm_up_and_progress_lines(stdout: str, ranks: int):
+    """A run without a terminal names its warm-up and prints progress lines (one helper)."""
+    lines = stdout.splitlines()
+    assert any(ln.startswith(("loading compiled kernels", "compiling kernels")) for ln in lines)
+    assert any(ln.startswith(("kernels ready in", "kernels compiled in")) for ln in lines)
+    where = f" on {ranks} ranks" if ranks > 1 else ""
+    progress = [ln for ln in lines if ln.startswith("progress: ")]
+    assert len(progress) >= 9, stdout  # at least every 10% (20 shards)
+    assert all(f"lenses/s{where}, ETA " in ln for ln in progress), progress
+    assert progress[-1].startswith(f"progress: {N_SAMPLES:,} of {N_SAMPLES:,} lenses (100%)")
+
+
 def mocklens_cmd(*args):
     return [sys.executable, "-m", "mocklens", *args]
 
@@ -225,12 +249,14 @@ def test_sigint_serial_generate(cfg, tmp_path, form):
     out = tmp_path / name
     final = out / "dataset.h5" if form == "directory" else out
     launch = Launch(mocklens_cmd("generate", "--config", cfg, "--out", out))
-    _, duration = run_clean(launch)
+    clean, duration = run_clean(launch)
+    assert_warm_up_and_progress_lines(clean.stdout, ranks=1)
     reference = tmp_path / "reference"
     shutil.move(out, reference)
     ref_final = reference / "dataset.h5" if form == "directory" else reference
+    reset = _reset(out, tmp_path / (name + ".parts"))
     outcomes = interrupt_trials(
-        launch, final, ref_final, duration, _reset(out, tmp_path / (name + ".parts")), seed=11
+        launch, final, ref_final, duration, reset, seed=11, trials=GENERATE_TRIALS, fresh=out
     )
     print(f"\n{form}: clean run {duration:.1f} s after start-up; outcomes: {outcomes}")
 
@@ -247,7 +273,9 @@ def test_sigint_merge(cfg, tmp_path):
     _, duration = run_clean(launch)
     reference = tmp_path / "reference.h5"
     shutil.move(dest, reference)
-    outcomes = interrupt_trials(launch, dest, reference, duration, _reset(dest), seed=12)
+    outcomes = interrupt_trials(
+        launch, dest, reference, duration, _reset(dest), seed=12, trials=MERGE_TRIALS, fresh=dest
+    )
     print(f"\nmerge: clean run {duration:.1f} s after start-up; outcomes: {outcomes}")
 
 
@@ -275,10 +303,48 @@ def test_sigint_mpiexec_generate(cfg, tmp_path):
         "-m", "mocklens", "generate", "--config", cfg, "--out", out,
     ]  # fmt: skip
     launch = Launch(cmd, env=env, mpi=True)
-    _, duration = run_clean(launch)
+    clean, duration = run_clean(launch)
+    assert_warm_up_and_progress_lines(clean.stdout, ranks=2)
     reference = tmp_path / "reference"
     shutil.move(out, reference)
     outcomes = interrupt_trials(
-        launch, out / "dataset.h5", reference / "dataset.h5", duration, _reset(out), seed=13
-    )
+        launch, out / "dataset.h5", reference / "dataset.h5", duration, _reset(out), seed=13,
+        trials=GENERATE_TRIALS, fresh=out,
+    )  # fmt: skip
     print(f"\nmpiexec: clean run {duration:.1f} s after start-up; outcomes: {outcomes}")
+
+
+def test_second_sigint_abandons_the_shard_in_hand(tmp_path):
+    """Ctrl-C twice: the shard being computed is abandoned, not finished; still exit 99."""
+    from mocklens.config import dump_json
+    from tests.conftest import small_config
+
+    cfg = tmp_path / "big-shards.json"
+    cfg.write_text(dump_json(small_config(n=3 * BIG_SHARD, shard_size=BIG_SHARD, seed=6)))
+    out = tmp_path / "run"
+    launch = Launch(mocklens_cmd("generate", "--config", cfg, "--out", out))
+    proc = launch.start()
+    first = out / "shards" / "shard-000000.h5"
+    deadline = time.monotonic() + COMMAND_TIMEOUT_S
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(SECOND_SIGINT_AFTER_S)
+    proc.send_signal(signal.SIGINT)
+    out_text, err = proc.communicate(timeout=COMMAND_TIMEOUT_S)
+    assert proc.returncode == EXIT_STOPPED, out_text + err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "stopped by SIGINT: 1 of 3 shards complete and kept" in err, err
+    assert sorted(p.name for p in (out / "shards").glob("shard-*.h5")) == [first.name]
+    assert not temporaries(out)
+    rerun = launch.start()
+    out2, err2 = rerun.communicate(timeout=COMMAND_TIMEOUT_S)
+    assert rerun.returncode == 0, out2 + err2
+    assert "resuming: 1 of 3 shards already complete" in out2
+
+
+#: Shard size for the double Ctrl-C: one shard's compute (~1.5 s on one core) must outlast
+#: the gap between the two signals many times over [count].
+BIG_SHARD = 20_000
+#: Gap between the two Ctrl-C: more than signals.REPEAT_S, so it counts as a second one [s].
+SECOND_SIGINT_AFTER_S = 0.7
