@@ -14,15 +14,23 @@ from __future__ import annotations
 import numpy as np
 
 #: Dataset creation filters. gzip and shuffle are the only filters every HDF5 reader
-#: (h5py, HDF5 1.10 tools, netCDF, Julia, MATLAB) decodes without plugins; level 4 is
-#: within a few per cent of level 9 in size at a fraction of the time. fletcher32 is a
-#: built-in checksum filter, so a corrupt chunk raises on read instead of returning garbage.
+#: (h5py, HDF5 1.10 tools, netCDF, Julia, MATLAB) decodes without plugins. fletcher32 is a
+#: built-in checksum filter, so a corrupt chunk raises on read instead of returning garbage
+#: (resume relies on it). The level is a gzip level; mocklens encodes the chunks itself
+#: (:mod:`mocklens.io.chunks`), with ISA-L when installed, where levels 1-6 cost the same.
 COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
 
-#: Default uncompressed size of one chunk [bytes]. A DataLoader batch of a few hundred
-#: catalogue rows then decompresses one or two chunks; HDF5's default chunk cache (1 MiB)
-#: still holds several chunks per dataset.
-TARGET_CHUNK_BYTES = 256 * 1024
+#: Largest uncompressed size of one chunk [bytes]. A shard of 10,000 lenses then stores each
+#: column as one chunk (a (N, 5) float64 column is 400 kB), which is what makes writing and
+#: merging cheap (benchmarks/README.md, "Write path"); HDF5's default chunk cache (1 MiB)
+#: still holds two chunks per dataset, and a DataLoader batch decompresses one chunk.
+TARGET_CHUNK_BYTES = 512 * 1024
+
+#: A chunk that divides the rows evenly is preferred down to this fraction of the target;
+#: below it the power-of-two rule applies (merges then re-encode the rows of such files).
+MIN_ALIGNED_FRACTION = 0.25
+#: Candidate chunk counts tried when looking for a divisor (bounds the search's time).
+MAX_DIVISOR_TRIES = 20_000
 
 #: Root attribute set to 1 after everything else has been written.
 COMPLETE_ATTR = "complete"
@@ -57,24 +65,33 @@ def chunk_rows(row_nbytes: int, n_rows: int, target_bytes: int = TARGET_CHUNK_BY
     Returns
     -------
     int
-        Rows per chunk, a power of two clipped to ``[1, max(n_rows, 1)]``.
+        Rows per chunk, in ``[1, max(n_rows, 1)]``.
 
     Notes
     -----
-    The result is the largest power of two ``r`` with ``r * row_nbytes <= target_bytes``,
-    so an unclipped chunk holds between ``target_bytes / 2`` and ``target_bytes`` bytes.
-    Powers of two keep batch boundaries (batch sizes are usually powers of two) aligned with
-    chunk boundaries, so a batch never decompresses a chunk it only partly needs. A row
-    larger than ``target_bytes`` gets one row per chunk. Clipping to ``n_rows`` avoids
-    padding a small file with a mostly empty chunk.
+    In order of preference:
+
+    1. all rows, when they fit in ``target_bytes`` (one chunk per column per shard);
+    2. the largest divisor ``r`` of ``n_rows`` with ``r * row_nbytes <= target_bytes`` and at
+       least ``MIN_ALIGNED_FRACTION`` of the target: every chunk is then full, so shards of
+       equal size whose rows are concatenated keep their chunk boundaries, and
+       :func:`~mocklens.io.merge.merge_copy` copies their chunks without re-encoding;
+    3. the largest power of two ``r`` with ``r * row_nbytes <= target_bytes`` (at least one
+       row), which keeps power-of-two batches aligned with chunks.
     """
     if row_nbytes <= 0:
         raise ValueError(f"row_nbytes must be positive, got {row_nbytes}")
     if n_rows < 0:
         raise ValueError(f"n_rows must be non-negative, got {n_rows}")
     fit = max(1, target_bytes // row_nbytes)
-    rows = 1 << (fit.bit_length() - 1)
-    return max(1, min(rows, n_rows))
+    if n_rows <= fit:
+        return max(1, n_rows)
+    smallest = max(1, int(MIN_ALIGNED_FRACTION * target_bytes) // row_nbytes)
+    first = -(-n_rows // fit)
+    for parts in range(first, min(n_rows // smallest, first + MAX_DIVISOR_TRIES) + 1):
+        if n_rows % parts == 0:
+            return n_rows // parts
+    return 1 << (fit.bit_length() - 1)
 
 
 def chunk_shape(dtype: np.dtype, shape: tuple[int, ...], target_bytes: int = TARGET_CHUNK_BYTES):

@@ -3,8 +3,12 @@
 Each rank writes its own shard (``write_table``) covering a contiguous sample range; no
 parallel HDF5 is needed. Two ways to join them:
 
-* :func:`merge_copy` copies every row into one self-contained file, streaming shard by shard
-  so memory stays bounded by one block, whatever the run size.
+* :func:`merge_copy` copies every shard's encoded chunks, as stored (deflated, with their
+  fletcher32 checksums), into one self-contained file: no decompression, no recompression,
+  memory bounded by one chunk. Shards of ``n`` rows whose chunks divide ``n`` (the layout's
+  choice, :func:`~mocklens.io.layout.chunk_rows`) keep their chunk boundaries when
+  concatenated; a shard that does not line up (a short last shard, an older layout) is
+  decoded and re-encoded, and only it. Each copied chunk's checksum is verified on the way.
 * :func:`build_virtual` writes a small master file of HDF5 virtual datasets that map the
   shards in place (no copy). Source names are stored relative to the master's directory, so
   the run directory can be moved or copied as a whole.
@@ -16,7 +20,7 @@ whose sample ranges are not contiguous, and both write atomically like ``write_t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +28,28 @@ import h5py
 import numpy as np
 
 from mocklens.errors import DatasetError
+from mocklens.io.atomic import LIBVER, atomic_file, remove_stale_temporaries_of
+from mocklens.io.chunks import fletcher32
 from mocklens.io.layout import SAMPLE_START_ATTR, SAMPLE_STOP_ATTR, SEP, virtual_fill_value
 from mocklens.io.reader import attrs_dict, check_complete, open_file
-from mocklens.io.writer import atomic_file, create_column, root_attrs_with_format, set_attrs
+from mocklens.io.writer import (
+    create_column,
+    deflate_level,
+    root_attrs_with_format,
+    set_attrs,
+    write_chunks,
+)
 
-#: Uncompressed bytes copied per block by merge_copy [bytes]; bounds memory use.
+#: Uncompressed bytes re-encoded per block for shards whose chunks do not line up [bytes];
+#: bounds memory use.
 COPY_BLOCK_BYTES = 64 * 1024 * 1024
+
+#: Disk reserved for a merged file beyond the shards' total size [bytes]: its metadata and
+#: root attributes (the merged file holds one set of datasets, each shard held its own).
+MERGE_RESERVE_SLACK = 4 * 1024 * 1024
+
+#: ``progress(done, total)``: called after each shard is handled [count, count].
+Progress = Callable[[int, int], None]
 
 #: Library version bounds of a virtual master. Virtual datasets need the 1.10 layout message,
 #: so the upper bound cannot be lower than 'v110'; capping it there (never 'latest') keeps the
@@ -45,6 +65,7 @@ class _Shard:
     sample_start: int
     sample_stop: int
     columns: dict  # "group/name" -> (dtype, trailing shape)
+    storage: dict  # "group/name" -> (chunk shape, filters) as stored
 
 
 def _scan(path: Path) -> _Shard:
@@ -52,28 +73,36 @@ def _scan(path: Path) -> _Shard:
     start, stop = attrs.get(SAMPLE_START_ATTR), attrs.get(SAMPLE_STOP_ATTR)
     if not isinstance(start, int) or not isinstance(stop, int):
         raise DatasetError(f"{path}: missing integer {SAMPLE_START_ATTR}/{SAMPLE_STOP_ATTR}")
-    columns, lengths = {}, set()
+    columns, storage, lengths = {}, {}, set()
     with open_file(path) as handle:
         for group_name, group in handle.items():
             if not isinstance(group, h5py.Group):
                 continue
             for name, dataset in group.items():
                 if isinstance(dataset, h5py.Dataset):
-                    columns[f"{group_name}{SEP}{name}"] = (dataset.dtype, dataset.shape[1:])
+                    key = f"{group_name}{SEP}{name}"
+                    columns[key] = (dataset.dtype, dataset.shape[1:])
+                    storage[key] = (dataset.chunks, _filters_of(dataset))
                     lengths.add(dataset.shape[0])
     if len(lengths) > 1:
         raise DatasetError(f"{path}: columns have different numbers of rows")
     n_rows = lengths.pop() if lengths else stop - start
     if n_rows != stop - start:
         raise DatasetError(f"{path}: {n_rows} rows but sample range [{start}, {stop})")
-    return _Shard(path, n_rows, start, stop, columns)
+    return _Shard(path, n_rows, start, stop, columns, storage)
 
 
-def _scan_all(shard_paths: Sequence[str | os.PathLike], out_path: Path) -> list[_Shard]:
+def _filters_of(dataset: h5py.Dataset) -> tuple:
+    return (dataset.compression, deflate_level(dataset), dataset.shuffle, dataset.fletcher32)
+
+
+def _scan_all(
+    shard_paths: Sequence[str | os.PathLike], out_path: Path, progress: Progress | None = None
+) -> list[_Shard]:
     if not shard_paths:
         raise DatasetError(f"{out_path}: no shards given")
     shards = []
-    for raw in shard_paths:
+    for i, raw in enumerate(shard_paths):
         path = Path(raw)
         if path.resolve() == out_path.resolve():
             raise DatasetError(f"{out_path}: output is also one of the shards")
@@ -87,6 +116,8 @@ def _scan_all(shard_paths: Sequence[str | os.PathLike], out_path: Path) -> list[
                     f"at {previous.sample_stop}; shards must be contiguous and in sample order"
                 )
         shards.append(shard)
+        if progress is not None:
+            progress(i + 1, len(shard_paths))
     return shards
 
 
@@ -127,12 +158,46 @@ def _copy_structure_attrs(first: Path, out: h5py.File) -> dict:
     return column_attrs
 
 
+def _copy_chunks(source: h5py.Dataset, target: h5py.Dataset, offset: int, where: str) -> None:
+    """Copy every stored chunk of ``source`` to ``target`` shifted by ``offset`` rows."""
+    zeros = (0,) * (source.ndim - 1)
+    checked = source.fletcher32
+    sid, tid = source.id, target.id
+    for index in range(sid.get_num_chunks()):
+        info = sid.get_chunk_info(index)
+        mask, data = sid.read_direct_chunk(info.chunk_offset)
+        if checked and int.from_bytes(data[-4:], "little") != fletcher32(data[:-4]):
+            raise DatasetError(
+                f"{where}: chunk at row {info.chunk_offset[0]} is corrupt "
+                "(fletcher32 checksum mismatch)"
+            )
+        tid.write_direct_chunk((offset + info.chunk_offset[0], *zeros), data, mask)
+
+
+def _reencode(source: h5py.Dataset, target: h5py.Dataset, offset: int, last: bool) -> None:
+    """Copy rows by decoding them; encode whole chunks ourselves where the rows allow it."""
+    n_rows = source.shape[0]
+    rows = target.chunks[0]
+    row_nbytes = max(source.dtype.itemsize * int(np.prod(source.shape[1:])), 1)
+    step = max(rows, COPY_BLOCK_BYTES // row_nbytes // rows * rows)
+    fast = offset % rows == 0 and (last or n_rows % rows == 0)
+    level = deflate_level(target)
+    for start in range(0, n_rows, step):
+        block = source[start : start + step]
+        if fast:
+            write_chunks(target, block, offset + start, level=level)
+        else:
+            # Chunks shared with a neighbouring shard: HDF5 reads, merges and re-encodes them.
+            target[offset + start : offset + start + block.shape[0]] = block
+
+
 def merge_copy(
     shard_paths: Sequence[str | os.PathLike],
     out_path: str | os.PathLike,
     *,
     root_attrs: dict,
     overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> Path:
     """Concatenate the rows of shards into one self-contained file, atomically.
 
@@ -142,50 +207,84 @@ def merge_copy(
         Complete shard files in sample order; their ``[sample_start, sample_stop)`` ranges
         must be contiguous.
     out_path : str or os.PathLike
-        Merged file to write.
+        Merged file to write. Temporaries of earlier, killed merges into the same name are
+        removed first (:func:`~mocklens.io.atomic.remove_stale_temporaries_of`).
     root_attrs : dict
         Root attributes of the merged file. ``sample_start``/``sample_stop`` are set from the
         first and last shard; ``format``/``format_version`` by the writer.
     overwrite : bool, optional
         Replace an existing ``out_path``.
+    progress : callable, optional
+        ``progress(done, total)`` after each shard is copied, e.g. to print "merging shard
+        ``done`` of ``total``" [count, count].
 
     Returns
     -------
     pathlib.Path
-        ``out_path``, a complete file of ``sum(shard rows)`` rows per column.
+        ``out_path``, a complete file of ``sum(shard rows)`` rows per column, with the first
+        shard's chunk shapes and filters.
 
     Raises
     ------
     DatasetError
         If a shard is missing or incomplete, its columns, dtypes or trailing shapes differ
-        from the first shard's, or the sample ranges are not contiguous; the message names
-        the shard.
+        from the first shard's, the sample ranges are not contiguous, or a chunk fails its
+        checksum; the message names the shard.
     OutputExistsError
         If ``out_path`` exists and ``overwrite`` is false.
     ResourceError
-        If the disk fills up (no partial file is left).
+        If the disk fills up (the message gives the free space; no partial file is left).
+
+    Notes
+    -----
+    The disk space of the whole result (the shards' total size plus
+    ``MERGE_RESERVE_SLACK``) is reserved before anything is written, so a disk that fills
+    meanwhile fails the reservation cleanly instead of failing HDF5 mid-flush.
     """
     out_path = Path(out_path)
     shards = _scan_all(shard_paths, out_path)
     total = sum(s.n_rows for s in shards)
     attrs = _merged_root_attrs(root_attrs, shards)
-    with atomic_file(out_path, overwrite=overwrite) as out:
-        column_attrs = _copy_structure_attrs(shards[0].path, out)
-        for key, (dtype, trailing) in shards[0].columns.items():
-            dataset = create_column(out, key, dtype, (total, *trailing))
+    remove_stale_temporaries_of(out_path)
+    reserve = sum(s.path.stat().st_size for s in shards) + MERGE_RESERVE_SLACK
+    first = shards[0]
+    with atomic_file(out_path, overwrite=overwrite, libver=LIBVER, reserve_bytes=reserve) as out:
+        column_attrs = _copy_structure_attrs(first.path, out)
+        for key, (dtype, trailing) in first.columns.items():
+            chunks, filters = first.storage[key]
+            rows = chunks[0] if chunks else max(first.n_rows, 1)
+            dataset = create_column(
+                out, key, dtype, (total, *trailing), compression_level=filters[1],
+                chunks=(max(1, min(rows, total)), *trailing),
+            )  # fmt: skip
             set_attrs(dataset, column_attrs[key])
         offset = 0
-        for shard in shards:
+        for i, shard in enumerate(shards):
+            last = i == len(shards) - 1
             with open_file(shard.path) as source:
-                for key, (dtype, trailing) in shard.columns.items():
-                    row_nbytes = max(dtype.itemsize * int(np.prod(trailing)), 1)
-                    step = max(1, COPY_BLOCK_BYTES // row_nbytes)
-                    for start in range(0, shard.n_rows, step):
-                        stop = min(start + step, shard.n_rows)
-                        out[key][offset + start : offset + stop] = source[key][start:stop]
+                for key in first.columns:
+                    target = out[key]
+                    if shard.n_rows:
+                        _copy_column(source[key], target, offset, last, f"{shard.path} /{key}")
             offset += shard.n_rows
+            if progress is not None:
+                progress(i + 1, len(shards))
         set_attrs(out, attrs)
     return out_path
+
+
+def _copy_column(source: h5py.Dataset, target: h5py.Dataset, offset: int, last: bool, where):
+    rows = target.chunks[0]
+    aligned = (
+        source.chunks == target.chunks
+        and _filters_of(source) == _filters_of(target)
+        and offset % rows == 0
+        and (last or source.shape[0] % rows == 0)
+    )
+    if aligned:
+        _copy_chunks(source, target, offset, where)
+    else:
+        _reencode(source, target, offset, last)
 
 
 def build_virtual(
@@ -194,6 +293,7 @@ def build_virtual(
     *,
     root_attrs: dict,
     overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> Path:
     """Write a master file whose datasets are virtual datasets over the shards, atomically.
 
@@ -208,6 +308,9 @@ def build_virtual(
         Root attributes of the master (``sample_start``/``sample_stop`` set from the shards).
     overwrite : bool, optional
         Replace an existing ``out_path``.
+    progress : callable, optional
+        ``progress(done, total)`` after each shard is checked (checking the shards is what
+        takes the time; the master itself is small) [count, count].
 
     Returns
     -------
@@ -230,9 +333,10 @@ def build_virtual(
     shard exists and is complete.
     """
     out_path = Path(out_path)
-    shards = _scan_all(shard_paths, out_path)
+    shards = _scan_all(shard_paths, out_path, progress)
     total = sum(s.n_rows for s in shards)
     attrs = _merged_root_attrs(root_attrs, shards)
+    remove_stale_temporaries_of(out_path)
     out_dir = out_path.parent.resolve()
     with atomic_file(out_path, overwrite=overwrite, libver=VIRTUAL_LIBVER) as out:
         column_attrs = _copy_structure_attrs(shards[0].path, out)

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mocklens.io.layout import (
+    MIN_ALIGNED_FRACTION,
     TARGET_CHUNK_BYTES,
     chunk_rows,
     chunk_shape,
@@ -21,19 +22,26 @@ targets = st.integers(min_value=1, max_value=64 * 1024 * 1024)
 def test_chunk_rows_within_byte_bounds(row_nbytes, n_rows, target):
     r = chunk_rows(row_nbytes, n_rows, target)
     assert 1 <= r <= max(n_rows, 1)
-    assert r & (r - 1) == 0 or r == n_rows, "power of two unless clipped to n_rows"
     if r > 1:
         assert r * row_nbytes <= target
-    # Not wastefully small: half the target or more, unless clipped by n_rows or one row
-    # already exceeds half the target.
-    if r < n_rows and 2 * row_nbytes <= target:
-        assert r * row_nbytes > target // 2
+    if n_rows * row_nbytes <= target:
+        assert r == max(n_rows, 1), "one chunk when everything fits"
+    elif n_rows % r == 0:
+        # Aligned: every chunk full, not wastefully small.
+        assert r >= max(1, int(MIN_ALIGNED_FRACTION * target) // row_nbytes)
+    else:
+        assert r & (r - 1) == 0, "power of two when no divisor fits"
+        if 2 * row_nbytes <= target:
+            assert r * row_nbytes > target // 2
 
 
 def test_chunk_rows_examples():
-    assert chunk_rows(8, 10**6) == 32768  # float64 column: 256 KiB chunks
+    assert TARGET_CHUNK_BYTES == 512 * 1024
+    assert chunk_rows(40, 10_000) == 10_000  # (N, 5) float64 of a 10,000-lens shard: one chunk
+    assert chunk_rows(8, 10**6) == 62_500  # divides 10**6: shards of 10**6 rows stay aligned
+    assert chunk_rows(8, 1_000_003) == 65_536  # a prime row count: power of two
     assert chunk_rows(8, 100) == 100  # small file: one chunk
-    assert chunk_rows(64 * 64 * 4, 1000) == 16  # 64x64 float32 cutouts
+    assert chunk_rows(64 * 64 * 4, 1000) == 25  # 64x64 float32 cutouts: 40 full chunks
     assert chunk_rows(10**7, 1000) == 1  # row larger than the target
     assert chunk_rows(8, 0) == 1
 
@@ -46,7 +54,7 @@ def test_chunk_rows_rejects_bad_input():
 
 
 def test_chunk_shape_keeps_trailing_dimensions():
-    assert chunk_shape(np.float64, (10**6, 4)) == (TARGET_CHUNK_BYTES // 32, 4)
+    assert chunk_shape(np.float64, (10**6, 4)) == (15_625, 4)
     assert chunk_shape(np.int8, (0,)) == (1,)
 
 
