@@ -1,4 +1,4 @@
-"""``mocklens jobs slurm``: render cluster job scripts for a run."""
+"""``mocklens jobs slurm``: render cluster job scripts for a run; ``jobs warm``: compile."""
 
 from __future__ import annotations
 
@@ -40,7 +40,31 @@ def jobs():
     "--numba-cache-dir",
     type=str,
     default=None,
-    help="NUMBA_CACHE_DIR of the tasks (default: node-local, per array job).",
+    help="Shared numba cache of the run, compiled once by the warm-up job and copied to "
+    "node-local disk by every task (default: OUT/.numba-cache). Must be on a filesystem "
+    "every node sees.",
+)
+@click.option(
+    "--setup",
+    "setup_lines",
+    type=str,
+    multiple=True,
+    help="Shell line run before Python in every job script (repeatable, kept in order; after "
+    "the --setup-file lines), e.g. 'module load python/3.11' or 'source ~/venv/bin/activate'.",
+)
+@click.option(
+    "--setup-file",
+    type=str,
+    default=None,
+    help="File of shell set-up lines, run before the --setup lines.",
+)
+@click.option("--mem", type=str, default=None, help="SLURM memory per node of every job (4G).")
+@click.option(
+    "--python",
+    "python",
+    type=str,
+    default=None,
+    help="Interpreter the jobs run, absolute and on a shared filesystem (default: this one).",
 )
 @click.option(
     "--script-out",
@@ -65,12 +89,22 @@ def jobs_slurm(
     mpi,
     job_name,
     numba_cache_dir,
+    setup_lines,
+    setup_file,
+    mem,
+    python,
     script_out,
 ):
-    """Write a SLURM array job, its finalize job and a submit script for a run."""
+    """Write a SLURM warm-up job, array job, finalize job and a submit script for a run.
+
+    The scripts run the interpreter that renders them (or --python) by its absolute path,
+    so it must be on a filesystem the compute nodes see.
+    """
+    import sys
+
     from mocklens.config import resolve
-    from mocklens.pipeline.jobs import SlurmJob, array_plan, write_slurm
-    from mocklens.pipeline.run import make_plan, write_run_config
+    from mocklens.pipeline.jobs import SlurmJob, array_plan, read_setup_file, write_slurm
+    from mocklens.pipeline.run import check_run_config, make_plan, write_run_config
     from mocklens.pipeline.shards import RunLayout
 
     cfg = resolve(load_config_or_preset(config, preset), n_samples=n_samples, seed=seed)
@@ -95,10 +129,17 @@ def jobs_slurm(
         account=account,
         mpi=mpi,
         job_name=job_name,
-        numba_cache_dir=numba_cache_dir,
+        numba_cache_dir=str(Path(numba_cache_dir).resolve()) if numba_cache_dir else None,
+        python=python or sys.executable,
+        setup=(*(read_setup_file(setup_file) if setup_file else ()), *setup_lines),
+        mem=mem,
     )
     job.check()
     plan = make_plan(cfg, run_dir)
+    # Refuse (exit 3, differences named) before writing anything when the run already has
+    # shards of another config; a larger --n grows the run.
+    for note in check_run_config(plan):
+        click.echo(note)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_config(plan)
     if script_out:
@@ -115,3 +156,20 @@ def jobs_slurm(
     for name, path in paths.items():
         click.echo(f"wrote {path}  ({name})")
     click.echo(f"submit with: bash {paths['submit.sh']}")
+
+
+@jobs.command("warm")
+@click.option(
+    "--config", "config", type=str, required=True, help="The run's config.json (or any config)."
+)
+def jobs_warm(config):
+    """Compile every numba kernel of a run into NUMBA_CACHE_DIR (the warm-up job runs this)."""
+    from mocklens.pipeline.jobs import warm_cache
+
+    info = warm_cache(load_config_or_preset(config, None))
+    what = (
+        f"compiled ({info['written']} cache files written)"
+        if info["written"]
+        else "loaded from the cache (nothing compiled)"
+    )
+    click.echo(f"numba kernels {what} in {info['seconds']:.1f} s; cache {info['cache_dir']}")

@@ -5,17 +5,26 @@ carries them as ``mocklens/_jobs`` (hatch ``force-include``); an editable instal
 checkout finds ``jobs/`` next to the package. Placeholders are ``{{NAME}}``; rendering fails
 if a template uses a name it is not given, and :func:`render` checks none is left.
 
-The scripts call the Python interpreter that rendered them (``sys.executable``) with the
-package root prepended to ``PYTHONPATH``, and embed absolute paths, so they run from a
-virtual environment or a checkout without installing anything on the compute nodes.
+The scripts call the Python interpreter that rendered them (``sys.executable``, or
+``--python``) with the package root prepended to ``PYTHONPATH``, and embed absolute paths, so
+they run from a virtual environment or a checkout without installing anything on the compute
+nodes; both must be on a filesystem the compute nodes see. Set-up lines (``module load``,
+environment activation) run before Python in every script.
+
+numba's kernels are compiled once per run by ``warm.sbatch`` into a shared cache (default
+``RUN_DIR/.numba-cache``); every rank of the generate array copies it to node-local disk
+(``numba-cache.sh``) and compiles there only on a cache miss (another CPU), so the shared
+cache is written by one process only (numba issues #7952, #10128).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,18 +32,24 @@ from mocklens.errors import ConfigError
 
 #: Template files, by output name.
 TEMPLATES = {
+    "warm.sbatch": "warm.sbatch.in",
     "generate.sbatch": "generate.sbatch.in",
     "finalize.sbatch": "finalize.sbatch.in",
+    "numba-cache.sh": "numba-cache.sh.in",
     "submit.sh": "submit.sh.in",
 }
 _PLACEHOLDER = re.compile(r"\{\{([A-Z0-9_]+)\}\}")
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d{1,2}))?(?::(\d{1,2}))?$")
-#: Node-local numba cache shared by the tasks of one array on one node (bash expression).
-DEFAULT_NUMBA_CACHE = '"${TMPDIR:-/tmp}/mocklens-numba-${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}"'
+#: Shared numba cache of a run, relative to the run directory (written by warm.sbatch only).
+NUMBA_CACHE_NAME = ".numba-cache"
+#: SLURM ``--mem``: a whole number, optionally with a K, M, G or T suffix (no suffix: MB).
+_MEM = re.compile(r"^[0-9]+[KMGTkmgt]?$")
 #: The installed ``mocklens`` package directory.
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: Time limit of the finalize job [SLURM time]; a virtual master takes seconds.
 FINALIZE_TIME = "01:00:00"
+#: Time limit of the warm-up job [SLURM time]; a cold compile takes ~40 s on a slow core.
+WARM_TIME = "00:30:00"
 
 
 def template_dir() -> Path:
@@ -100,10 +115,14 @@ class SlurmJob:
     job_name : str
         SLURM job name.
     numba_cache_dir : str or None
-        ``NUMBA_CACHE_DIR`` of the tasks; default node-local
-        ``${TMPDIR:-/tmp}/mocklens-numba-<array job id>``.
+        Absolute path of the run's shared numba cache, written by the warm-up job and copied
+        to node-local disk by every rank; default ``run_dir/.numba-cache``.
     python : str
-        Interpreter the jobs run (default: the one rendering them).
+        Interpreter the jobs run (default: the one rendering them); absolute.
+    setup : tuple of str
+        Shell lines run before Python in every job script, in order.
+    mem : str or None
+        SLURM ``--mem`` of every job (``4G``, ``500M``; no suffix: MB), or the cluster default.
     """
 
     run_dir: Path
@@ -119,6 +138,13 @@ class SlurmJob:
     job_name: str = "mocklens"
     numba_cache_dir: str | None = None
     python: str = field(default_factory=lambda: sys.executable)
+    setup: tuple[str, ...] = ()
+    mem: str | None = None
+
+    @property
+    def shared_cache(self) -> str:
+        """Absolute path of the run's shared numba cache."""
+        return self.numba_cache_dir or str(self.run_dir / NUMBA_CACHE_NAME)
 
     def check(self) -> None:
         """Refuse impossible settings with a one-line ConfigError."""
@@ -141,6 +167,37 @@ class SlurmJob:
             )
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.job_name):
             raise ConfigError(f"--job-name {self.job_name!r}: use letters, digits, _ . -")
+        if self.mem is not None and not _MEM.match(self.mem):
+            raise ConfigError(
+                f"--mem {self.mem!r}: expected a whole number with an optional K, M, G or T "
+                "suffix (e.g. 4G; no suffix means MB)"
+            )
+        for flag, value in (("--python", self.python), ("--numba-cache-dir", self.shared_cache)):
+            if not os.path.isabs(value):
+                raise ConfigError(f"{flag} {value}: must be an absolute path")
+        for i, line in enumerate(self.setup, 1):
+            if re.search(r"[\r\n\x00]", line) or "{{" in line:
+                raise ConfigError(f"set-up line {i} {line!r}: one line without '{{{{'")
+
+
+def read_setup_file(path: str | os.PathLike) -> list[str]:
+    """Lines of a ``--setup-file`` (trailing blank lines dropped).
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read as text.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"--setup-file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--setup-file {path}: cannot read it as text ({exc})") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
 
 
 def _values(job: SlurmJob, scripts: dict[str, Path]) -> dict[str, str]:
@@ -171,12 +228,15 @@ def _values(job: SlurmJob, scripts: dict[str, Path]) -> dict[str, str]:
         "PACKAGE_ROOT_Q": shlex.quote(str(package_root)),
         "PARTITION_LINE": optional("partition", job.partition),
         "ACCOUNT_LINE": optional("account", job.account),
+        "MEM_LINE": optional("mem", job.mem),
+        "SETUP": "\n".join(job.setup) if job.setup else "# (no --setup lines)",
+        "WARM_TIME": WARM_TIME,
         "LAUNCHER": launcher,
-        "NUMBA_CACHE_DIR": DEFAULT_NUMBA_CACHE
-        if job.numba_cache_dir is None
-        else shlex.quote(job.numba_cache_dir),
+        "NUMBA_CACHE_DIR": shlex.quote(job.shared_cache),
+        "WARM_SCRIPT_Q": shlex.quote(str(scripts["warm.sbatch"])),
         "GENERATE_SCRIPT_Q": shlex.quote(str(scripts["generate.sbatch"])),
         "FINALIZE_SCRIPT_Q": shlex.quote(str(scripts["finalize.sbatch"])),
+        "CACHE_WRAPPER_Q": shlex.quote(str(scripts["numba-cache.sh"])),
     }
 
 
@@ -198,15 +258,14 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def write_slurm(job: SlurmJob, script_dir: Path, generate_name: str = "generate.sbatch") -> dict:
-    """Render the three scripts into ``script_dir`` (executable) and return their paths.
+    """Render the scripts of :data:`TEMPLATES` into ``script_dir`` (executable).
 
     Parameters
     ----------
     job : SlurmJob
         Settings.
     script_dir : Path
-        Where to write ``generate.sbatch`` (or ``generate_name``), ``finalize.sbatch`` and
-        ``submit.sh``.
+        Where to write ``generate.sbatch`` (or ``generate_name``) and the other scripts.
     generate_name : str, optional
         File name of the generate script.
 
@@ -244,4 +303,61 @@ def array_plan(n_samples: int, shard_size: int, n_tasks: int) -> dict:
         "n_shards": n_shards,
         "shards_per_task": per_task,
         "lenses_per_task": min(n_samples, per_task * shard_size),
+    }
+
+
+def cache_files_written(cache_dir: Path, since: float) -> int:
+    """Count the numba cache files (``*.nbi``, ``*.nbc``) written since a time.
+
+    Parameters
+    ----------
+    cache_dir : Path
+        A ``NUMBA_CACHE_DIR``.
+    since : float
+        A ``time.time()`` value [s].
+
+    Returns
+    -------
+    int
+        Files under ``cache_dir`` modified at or after ``since``: kernels compiled rather
+        than loaded [count].
+    """
+    if not cache_dir.is_dir():
+        return 0
+    return sum(1 for p in cache_dir.rglob("*.nb[ic]") if p.stat().st_mtime >= since)
+
+
+def warm_cache(cfg) -> dict:
+    """Compile (or load) every numba kernel a run needs into ``NUMBA_CACHE_DIR``.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run's configuration.
+
+    Returns
+    -------
+    dict
+        ``cache_dir`` (str), ``seconds`` [s] and ``written`` [count]: cache files the call
+        wrote (0 when every kernel was already cached for this CPU and source).
+
+    Raises
+    ------
+    ConfigError
+        If ``NUMBA_CACHE_DIR`` is not set (the kernels would be cached next to the source).
+    """
+    from mocklens.pipeline.run import warm_up
+
+    cache = os.environ.get("NUMBA_CACHE_DIR", "")
+    if not cache:
+        raise ConfigError("NUMBA_CACHE_DIR is not set: set it to the run's shared numba cache")
+    cache_dir = Path(cache)
+    # Whole seconds: some filesystems keep coarse mtimes.
+    since = math.floor(time.time())
+    t0 = time.perf_counter()
+    warm_up(cfg)
+    return {
+        "cache_dir": str(cache_dir),
+        "seconds": time.perf_counter() - t0,
+        "written": cache_files_written(cache_dir, since),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -187,3 +188,118 @@ def test_templates_found_in_checkout_and_shipped_in_wheel(tmp_path):
         env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, cwd=tmp_path,
     ).stdout.strip()  # fmt: skip
     assert found == str(tmp_path / "site" / "mocklens" / "_jobs")
+
+
+def rendered(out):
+    return {p.name: p.read_text() for p in sorted((out / "jobs").iterdir())}
+
+
+def test_jobs_slurm_setup_lines_mem_and_python_in_every_script(tmp_path, write_config):
+    cfg = write_config(n=100, shard_size=10)
+    setup_file = tmp_path / "env.sh"
+    setup_file.write_text("module purge\nmodule load gcc/12 python/3.11\n\n")
+    out = tmp_path / "run"
+    python = tmp_path / "shared" / "venv" / "bin" / "python"
+    r = run(
+        "jobs", "slurm", "--config", cfg, "--tasks", 2, "--out", out,
+        "--setup-file", setup_file, "--setup", "source /opt/venv/bin/activate",
+        "--setup", "export OMPI_MCA_btl=^openib", "--mem", "4G", "--python", python,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    setup = [
+        "module purge",
+        "module load gcc/12 python/3.11",
+        "source /opt/venv/bin/activate",
+        "export OMPI_MCA_btl=^openib",
+    ]
+    scripts = rendered(out)
+    assert set(scripts) == {
+        "warm.sbatch", "generate.sbatch", "finalize.sbatch", "numba-cache.sh", "submit.sh",
+    }  # fmt: skip
+    for name, text in scripts.items():
+        assert "{{" not in text and "}}" not in text, name
+        assert subprocess.run(["bash", "-n", str(out / "jobs" / name)]).returncode == 0, name
+    for name in ("warm.sbatch", "generate.sbatch", "finalize.sbatch"):
+        lines = scripts[name].splitlines()
+        at = [lines.index(line) for line in setup]
+        assert at == sorted(at) and at[-1] - at[0] == len(setup) - 1, name  # in order, together
+        first_python = min(i for i, line in enumerate(lines) if '"$PYTHON"' in line)
+        assert at[-1] < first_python, name
+        assert "#SBATCH --mem=4G" in lines, name
+        # the #SBATCH block must come before the first command, or sbatch ignores the rest
+        sbatch = [i for i, line in enumerate(lines) if line.startswith("#SBATCH")]
+        assert max(sbatch) < at[0], name
+        assert f"PYTHON={python}" in lines, name
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--mem", "4GB"), "--mem '4GB': expected a whole number"),
+        (("--mem", "-1G"), "--mem '-1G'"),
+        (("--mem", "lots"), "--mem 'lots'"),
+        (("--setup-file", "/nonexistent/env.sh"), "--setup-file /nonexistent/env.sh: no such file"),
+        (("--python", "python3"), "--python python3: must be an absolute path"),
+    ],
+)
+def test_jobs_slurm_refuses_bad_environment_options(tmp_path, write_config, args, message):
+    cfg = write_config(n=100, shard_size=10)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(
+        cli, ["jobs", "slurm", "--config", str(cfg), "--out", str(out), "--tasks", "2", *args]
+    )
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().count("\n") == 0 and message in r.stderr, r.stderr
+    assert not out.exists()
+
+
+def test_jobs_slurm_warm_job_and_shared_cache(tmp_path, write_config):
+    """submit.sh runs a warm-up job first; the array waits for it and reads its cache."""
+    cfg = write_config(n=100, shard_size=10)
+    out = tmp_path / "run"
+    assert run("jobs", "slurm", "--config", cfg, "--tasks", 2, "--out", out).exit_code == 0
+    scripts = rendered(out)
+    cache = out.resolve() / ".numba-cache"
+    assert f"export NUMBA_CACHE_DIR={cache}" in scripts["warm.sbatch"]
+    assert "-m mocklens jobs warm" in scripts["warm.sbatch"]
+    assert f"SHARED_NUMBA_CACHE={cache}" in scripts["generate.sbatch"]
+    assert "TMPDIR" not in scripts["warm.sbatch"]  # the shared cache is not per job
+    submit = scripts["submit.sh"]
+    warm_at, array_at = submit.index("warm.sbatch"), submit.index("generate.sbatch")
+    assert warm_at < array_at
+    assert '--dependency=afterok:"${warm}"' in submit
+    other = tmp_path / "cache"
+    r = run(
+        "jobs", "slurm", "--config", cfg, "--tasks", 2, "--out", out, "--numba-cache-dir", other
+    )
+    assert r.exit_code == 0, r.output
+    assert f"SHARED_NUMBA_CACHE={other}" in rendered(out)["generate.sbatch"]
+
+
+def test_jobs_warm_needs_a_cache_dir(tmp_path, write_config, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    r = CliRunner().invoke(
+        cli, ["jobs", "warm", "--config", str(write_config(n=10, shard_size=10))]
+    )
+    assert r.exit_code == 2 and "NUMBA_CACHE_DIR is not set" in r.stderr
+
+
+def test_jobs_slurm_on_a_run_with_shards(tmp_path, write_config):
+    """Another seed is refused with the scripts left as they were; a larger --n grows."""
+    cfg = write_config(n=40, shard_size=10, seed=3)
+    out = tmp_path / "run"
+    assert run("jobs", "slurm", "--config", cfg, "--tasks", 2, "--out", out).exit_code == 0
+    assert run("generate", "--config", out / "config.json", "--out", out).exit_code == 0
+    before = rendered(out)
+    config_before = (out / "config.json").read_text()
+    r = CliRunner().invoke(
+        cli, ["jobs", "slurm", "--config", str(cfg), "--seed", "4", "--tasks", "2",
+              "--out", str(out), "--setup", "module load other"],
+    )  # fmt: skip
+    assert r.exit_code == 3, r.output
+    assert "seed: 3 -> 4" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert rendered(out) == before and (out / "config.json").read_text() == config_before
+    r = run("jobs", "slurm", "--config", cfg, "--n", 60, "--tasks", 2, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "growing the run from 40 to 60 lenses" in r.output
+    assert json.loads((out / "config.json").read_text())["n_samples"] == 60
