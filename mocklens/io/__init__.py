@@ -9,7 +9,7 @@ attribute dicts.
 """
 
 from mocklens.io.atomic import free_bytes, remove_stale_temporaries, remove_stale_temporaries_of
-from mocklens.io.layout import COMPLETE_ATTR, COMPRESSION, chunk_rows
+from mocklens.io.layout import COMPLETE_ATTR, COMPRESSION, chunk_rows, estimate_bytes_per_row
 from mocklens.io.manifest import describe, validate_manifest
 from mocklens.io.merge import build_virtual, merge_copy
 from mocklens.io.reader import check_complete, read_root_attrs, read_table
@@ -24,6 +24,7 @@ __all__ = [
     "check_complete",
     "chunk_rows",
     "describe",
+    "estimate_bytes_per_row",
     "free_bytes",
     "merge_copy",
     "read_root_attrs",

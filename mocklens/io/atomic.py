@@ -159,6 +159,10 @@ def _write_all(fd: int, data) -> None:
 def write_bytes_atomically(path: str | os.PathLike, data, *, overwrite: bool = False) -> Path:
     """Write bytes to ``path`` through a fsynced temporary and an atomic rename.
 
+    The bytes go to an unnamed file (``O_TMPFILE``) where the filesystem supports it, which
+    gets the temporary's name only once complete and synced, so a killed writer leaves no
+    file; elsewhere to the named temporary directly.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -185,10 +189,15 @@ def write_bytes_atomically(path: str | os.PathLike, data, *, overwrite: bool = F
     _check_target(path, overwrite)
     tmp = temporary_name(path)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = _open_unnamed(path.parent)
+        named = fd is None
+        if named:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             _write_all(fd, data)
             os.fsync(fd)
+            if not named:
+                _name_unnamed(fd, tmp)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -201,6 +210,32 @@ def write_bytes_atomically(path: str | os.PathLike, data, *, overwrite: bool = F
             raise error from None
         raise
     return path
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    # O_TMPFILE: an inode without a name, freed by the kernel if the process dies, so a
+    # writer killed mid-write (an MPI_Abort, SIGKILL) leaves nothing at all. Linux only, and
+    # not every filesystem (NFS): None means use a named temporary.
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.exists("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY, 0o666)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL or exc.errno in _NOT_WRITABLE:
+            raise
+        return None
+
+
+def _name_unnamed(fd: int, tmp: Path) -> None:
+    # Give the finished inode a name (a link cannot replace a file; os.replace does next).
+    # A directory fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which resolves the
+    # /proc/self/fd link to the inode instead of linking the symlink.
+    dir_fd = os.open(tmp.parent, os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", tmp.name, dst_dir_fd=dir_fd, follow_symlinks=True)
+    finally:
+        os.close(dir_fd)
 
 
 def _core_name() -> str:

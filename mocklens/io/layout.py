@@ -186,3 +186,57 @@ def split_column_name(key: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(parts):
         raise ValueError(f"column key {key!r} is not of the form 'group/name'")
     return parts[0], parts[1]
+
+
+#: Uncompressed / stored bytes of the catalogue columns of a default-recipe shard (K = 5,
+#: 62% single images, so much NaN padding) at gzip levels 1-6 with shuffle: 513 B/lens
+#: stored in 231 (benchmarks/README.md, "Write path"). Recipes with more images per system
+#: compress less (less padding): callers add their own safety factor.
+MEASURED_COMPRESSION_RATIO = 2.2
+#: Metadata of one file beyond its chunks (superblock, groups, attributes including the
+#: config JSON) [bytes], and per dataset (object header, chunk index, fletcher32 tails)
+#: [bytes]; measured 12-25 kB for a 31-column shard in the 1.10 format.
+FILE_OVERHEAD_BYTES = 16 * 1024
+DATASET_OVERHEAD_BYTES = 600
+
+
+def estimate_bytes_per_row(
+    columns,
+    *,
+    n_rows: int = 10_000,
+    compression_level: int | None = None,
+    ratio: float | None = None,
+) -> float:
+    """Estimate the disk bytes per row of a file of this layout (for free-space checks).
+
+    Parameters
+    ----------
+    columns : mapping of str to (numpy.dtype, tuple of int) or to ndarray
+        The file's columns: ``"group/name"`` -> ``(dtype, trailing shape)``, or the arrays
+        themselves (``Table.columns``; only dtypes and trailing shapes are used).
+    n_rows : int, optional
+        Rows per file (``output.shard_size``), over which the fixed metadata is spread
+        [count].
+    compression_level : int, optional
+        gzip level; 0 stores the data uncompressed. Default: ``COMPRESSION``'s level.
+    ratio : float, optional
+        Compression ratio to assume for compressed files [dimensionless]; default
+        :data:`MEASURED_COMPRESSION_RATIO`.
+
+    Returns
+    -------
+    float
+        Estimated bytes per row [bytes]: uncompressed row size / ratio, plus the file's
+        metadata divided by ``n_rows``. For the default recipe ~240 (measured 233).
+    """
+    raw = 0
+    for value in columns.values():
+        if isinstance(value, np.ndarray):
+            dtype, trailing = value.dtype, value.shape[1:]
+        else:
+            dtype, trailing = value
+        raw += np.dtype(dtype).itemsize * int(np.prod(trailing, dtype=np.int64))
+    level = COMPRESSION["compression_opts"] if compression_level is None else compression_level
+    factor = 1.0 if level == 0 else (MEASURED_COMPRESSION_RATIO if ratio is None else ratio)
+    overhead = FILE_OVERHEAD_BYTES + DATASET_OVERHEAD_BYTES * len(columns)
+    return raw / factor + overhead / max(int(n_rows), 1)

@@ -172,3 +172,67 @@ def test_merge_refuses_existing_output(run_dir):
         merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT)
     merge_copy(shards_of(run_dir), run_dir / "merged.h5", root_attrs=ROOT, overwrite=True)
     check_complete(run_dir / "merged.h5")
+
+
+def write_equal_shards(directory, table_factory, sizes):
+    directory.mkdir(parents=True, exist_ok=True)
+    paths, start = [], 0
+    for i, n in enumerate(sizes):
+        paths.append(write_table(directory / f"shard-{i:03d}.h5", table_factory(start, start + n)))
+        start += n
+    return paths
+
+
+def stored_chunks(path, key):
+    with h5py.File(path) as f:
+        sid = f[key].id
+        return [sid.read_direct_chunk(sid.get_chunk_info(i).chunk_offset)[1]
+                for i in range(sid.get_num_chunks())]  # fmt: skip
+
+
+def test_merge_copies_stored_chunks_without_recompressing(tmp_path, table_factory):
+    # Three full shards and a short last one (its own chunking: re-encoded, alone).
+    paths = write_equal_shards(tmp_path / "s", table_factory, [3000, 3000, 3000, 1234])
+    calls = []
+    out = merge_copy(paths, tmp_path / "m.h5", root_attrs=ROOT, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    for key in ("point/x", "lens/theta_e", "sample/index"):
+        merged = stored_chunks(out, key)
+        copied = [c for p in paths[:3] for c in stored_chunks(p, key)]
+        assert merged[: len(copied)] == copied, f"{key}: chunks copied byte for byte"
+    merged = read_table(out)
+    expected = np.concatenate([read_table(p).columns["point/x"] for p in paths])
+    np.testing.assert_array_equal(merged.columns["point/x"], expected)
+    np.testing.assert_array_equal(merged.columns["sample/index"], np.arange(10_234))
+    check_complete(out, verify_data=True)
+
+
+def test_merge_of_misaligned_shards_is_still_exact(tmp_path, table_factory):
+    # 3000 rows of (N, 4) float64 make one chunk; shards of 3000 + 1000 + 3000 rows leave
+    # the third shard starting mid-chunk: HDF5 merges the shared chunk.
+    paths = write_equal_shards(tmp_path / "s", table_factory, [3000, 1000, 3000])
+    out = merge_copy(paths, tmp_path / "m.h5", root_attrs=ROOT)
+    merged = read_table(out)
+    for key in merged.columns:
+        expected = np.concatenate([read_table(p).columns[key] for p in paths])
+        np.testing.assert_array_equal(merged.columns[key], expected, err_msg=key)
+    check_complete(out, verify_data=True)
+
+
+def test_merge_refuses_a_flipped_byte_without_leaving_a_file(tmp_path, table_factory):
+    paths = write_equal_shards(tmp_path / "s", table_factory, [2000, 2000])
+    with h5py.File(paths[1]) as f:
+        info = f["point/x"].id.get_chunk_info(0)
+    raw = bytearray(paths[1].read_bytes())
+    raw[info.byte_offset + 7] ^= 0x01
+    paths[1].write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match=r"shard-001\.h5 /point/x: chunk at row 0 is corrupt"):
+        merge_copy(paths, tmp_path / "m.h5", root_attrs=ROOT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_build_virtual_reports_progress(run_dir):
+    calls = []
+    build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT,
+                  progress=lambda *a: calls.append(a))  # fmt: skip
+    assert calls == [(1, 3), (2, 3), (3, 3)]
