@@ -219,6 +219,33 @@ def measure(n_shards: int, repeats: int) -> dict:
     }
 
 
+NOTES = """\
+Choices, from these figures:
+
+- **Encode chunks in Python, write them with `H5Dwrite_chunk`.** HDF5 can only deflate
+  with the zlib it was built with (the `zlib` rows: 12-19 us/lens, as slow as compute);
+  ISA-L (`isal`, PyPI wheels) makes the same zlib stream format 7x faster at the same
+  size. Shuffle and fletcher32 are computed in numpy, byte for byte as HDF5's filters, so
+  plain h5py and the HDF5 1.10.8 tools decode the files (tested). Without `isal` installed
+  the standard library's zlib is used (the `zlib` rows).
+- **gzip levels.** With ISA-L, levels 1-6 are one setting (ISA-L level 1: as small as zlib
+  level 4 within 4%); 7-9 use ISA-L level 3 (2% smaller, +30% time). Level 0 (no deflate)
+  saves ~2 us/lens and doubles the size: not worth it.
+- **One chunk per column per shard** (512 KiB target; a (N, 5) float64 column of a
+  10,000-lens shard is 400 kB): chunk size hardly changes the write cost here, but whole
+  shards as chunks let a merge copy them as stored. Chunk rows divide the rows of a file
+  when possible (`chunk_rows`), so equal shards stay aligned when concatenated.
+- **1.10 format** (`libver=("v110", "v110")`): a one-chunk dataset needs no B-tree; 12 kB of
+  metadata per shard instead of 88 kB (~7 bytes/lens at 10,000 lenses per shard) and a
+  third of the time per chunk written. Readable by HDF5 >= 1.10, not 1.8.
+- **Build the shard in memory** (core driver, no backing store), then one `os.write`:
+  cheaper than HDF5's many small writes, and HDF5 never meets a full disk (see
+  `tests/faults/test_disk_full.py`).
+- What remains of ~7 us/lens is about 1/3 deflate, 1/3 HDF5 object creation (31 datasets,
+  ~90 attributes at ~0.1-0.3 ms each in HDF5 2.0 on this machine) and 1/3 shuffle,
+  checksum, copy and fsync."""
+
+
 def render(result: dict) -> str:
     c = result["compute_us_per_lens"]
     lines = [
@@ -255,6 +282,7 @@ def render(result: dict) -> str:
             f"| {label} | {m['cpu_s_per_100k']:.2f} | {m['wall_s_per_100k']:.2f} | "
             f"{m['bytes_per_lens']:.1f} |"
         )
+    lines += ["", *NOTES.splitlines()]
     lines += [
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work while "
