@@ -31,7 +31,7 @@ from mocklens.errors import DatasetError
 from mocklens.io.atomic import LIBVER, atomic_file, remove_stale_temporaries_of
 from mocklens.io.chunks import fletcher32
 from mocklens.io.layout import SAMPLE_START_ATTR, SAMPLE_STOP_ATTR, SEP, virtual_fill_value
-from mocklens.io.reader import attrs_dict, check_complete, open_file
+from mocklens.io.reader import attrs_dict, check_marker_and_format, open_file
 from mocklens.io.writer import (
     create_column,
     deflate_level,
@@ -69,17 +69,22 @@ class _Shard:
 
 
 def _scan(path: Path) -> _Shard:
-    attrs = check_complete(path)
-    start, stop = attrs.get(SAMPLE_START_ATTR), attrs.get(SAMPLE_STOP_ATTR)
-    if not isinstance(start, int) or not isinstance(stop, int):
-        raise DatasetError(f"{path}: missing integer {SAMPLE_START_ATTR}/{SAMPLE_STOP_ATTR}")
     columns, storage, lengths = {}, {}, set()
     with open_file(path) as handle:
+        # check_complete's checks, on the one open handle (opening costs ~10 ms a shard).
+        attrs = check_marker_and_format(handle, path)
+        start, stop = attrs.get(SAMPLE_START_ATTR), attrs.get(SAMPLE_STOP_ATTR)
+        if not isinstance(start, int) or not isinstance(stop, int):
+            raise DatasetError(
+                f"{path}: missing integer {SAMPLE_START_ATTR}/{SAMPLE_STOP_ATTR}"
+            )
         for group_name, group in handle.items():
             if not isinstance(group, h5py.Group):
                 continue
             for name, dataset in group.items():
                 if isinstance(dataset, h5py.Dataset):
+                    if dataset.is_virtual:
+                        raise DatasetError(f"{path}: /{group_name}/{name} is virtual, not a shard")
                     key = f"{group_name}{SEP}{name}"
                     columns[key] = (dataset.dtype, dataset.shape[1:])
                     storage[key] = (dataset.chunks, _filters_of(dataset))
@@ -258,14 +263,19 @@ def merge_copy(
                 chunks=(max(1, min(rows, total)), *trailing),
             )  # fmt: skip
             set_attrs(dataset, column_attrs[key])
+        targets = {key: out[key] for key in first.columns}
+        layouts = {key: (t.chunks, _filters_of(t)) for key, t in targets.items()}
         offset = 0
         for i, shard in enumerate(shards):
             last = i == len(shards) - 1
             with open_file(shard.path) as source:
-                for key in first.columns:
-                    target = out[key]
-                    if shard.n_rows:
-                        _copy_column(source[key], target, offset, last, f"{shard.path} /{key}")
+                for key, target in targets.items():
+                    if not shard.n_rows:
+                        continue
+                    if _aligned(shard.storage[key], layouts[key], offset, last, shard.n_rows):
+                        _copy_chunks(source[key], target, offset, f"{shard.path} /{key}")
+                    else:
+                        _reencode(source[key], target, offset, last)
             offset += shard.n_rows
             if progress is not None:
                 progress(i + 1, len(shards))
@@ -273,18 +283,16 @@ def merge_copy(
     return out_path
 
 
-def _copy_column(source: h5py.Dataset, target: h5py.Dataset, offset: int, last: bool, where):
-    rows = target.chunks[0]
-    aligned = (
-        source.chunks == target.chunks
-        and _filters_of(source) == _filters_of(target)
+def _aligned(storage: tuple, out_storage: tuple, offset: int, last: bool, n_rows: int) -> bool:
+    """Whether a shard's stored chunks can be copied as they are to row ``offset``."""
+    chunks, _ = storage
+    rows = out_storage[0][0]
+    return (
+        storage == out_storage
+        and chunks is not None
         and offset % rows == 0
-        and (last or source.shape[0] % rows == 0)
+        and (last or n_rows % rows == 0)
     )
-    if aligned:
-        _copy_chunks(source, target, offset, where)
-    else:
-        _reencode(source, target, offset, last)
 
 
 def build_virtual(

@@ -129,6 +129,29 @@ def _check_virtual_sources(handle: h5py.File, path: Path, seen: set) -> None:
             seen.add(src)
 
 
+def check_marker_and_format(handle: h5py.File, path: Path) -> dict:
+    """Check the ``complete`` marker and the format of an open file; return its root attrs.
+
+    Parameters
+    ----------
+    handle : h5py.File
+        The open file.
+    path : pathlib.Path
+        Its name, for messages.
+
+    Returns
+    -------
+    dict
+        Root attributes as plain Python values.
+
+    Raises
+    ------
+    DatasetError
+        If the marker is missing, the format foreign or its version newer or invalid.
+    """
+    return _check_marker_and_format(handle, path)
+
+
 def _check_marker_and_format(handle: h5py.File, path: Path) -> dict:
     attrs = attrs_dict(handle)
     if attrs.get(COMPLETE_ATTR) != 1:
