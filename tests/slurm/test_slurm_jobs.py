@@ -58,8 +58,9 @@ def assert_same(reference: Path, path: Path):
 def numba_cache(tmp_path_factory):
     """A numba cache directory, warmed once and shared by every job of this module.
 
-    The scripts default to a node-local cache per array job, which would recompile (~40 s)
-    in every test; ``--numba-cache-dir`` points them here instead.
+    The scripts default to a shared cache in each run directory, which the warm-up job would
+    compile afresh (~40 s) in every test; ``--numba-cache-dir`` points them here instead, so
+    the warm-up job only loads (test_slurm_warm_cache.py tests the cold path).
     """
     cache = tmp_path_factory.mktemp("numba-cache")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS="1")

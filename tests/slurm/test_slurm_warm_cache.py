@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -42,13 +43,13 @@ def write_cfg(path: Path) -> Path:
     return path
 
 
-def render(tmp_path: Path, tasks: int) -> Path:
-    run_dir = tmp_path / "run"
+def render(base: Path, tasks: int, *extra: str) -> Path:
+    run_dir = base / "run"
     r = CliRunner().invoke(
         cli,
-        ["jobs", "slurm", "--config", str(write_cfg(tmp_path / "cfg.json")), "--out",
+        ["jobs", "slurm", "--config", str(write_cfg(base / "cfg.json")), "--out",
          str(run_dir), "--tasks", str(tasks), "--time", "20:00", "--stop-margin", "60",
-         "--setup", f'echo "{SETUP_MARK} $SLURM_JOB_ID"'],
+         "--setup", f'echo "{SETUP_MARK} $SLURM_JOB_ID"', *extra],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     return run_dir
@@ -69,9 +70,13 @@ def task_logs(run_dir: Path) -> list[Path]:
     return sorted((run_dir / "logs").glob("generate-*.out"))
 
 
-def test_warm_job_compiles_once_and_every_task_only_loads(slurm, tmp_path):
-    run_dir = render(tmp_path, tasks=2)
-    shared = run_dir / ".numba-cache"
+@pytest.fixture(scope="module")
+def submitted(slurm, tmp_path_factory):
+    """A 2-task run submitted with its submit.sh; returns once the warm-up job has finished.
+
+    The one cold compile of this module (the second test reuses the cache it wrote).
+    """
+    run_dir = render(tmp_path_factory.mktemp("warm"), tasks=2)
     proc = subprocess.run(
         ["bash", str(run_dir / "jobs" / "submit.sh")], capture_output=True, text=True,
         timeout=60, env=job_env(), stdin=subprocess.DEVNULL,
@@ -82,21 +87,31 @@ def test_warm_job_compiles_once_and_every_task_only_loads(slurm, tmp_path):
     assert ids, proc.stdout
     warm, array, final = ids.groups()
     slurm.submitted += [warm, array, final]
-
     (rec,) = slurm.wait_finished(warm, timeout=COMPILE_TIMEOUT_S)
     assert rec["JobState"] == "COMPLETED", rec
-    warm_log = next((run_dir / "logs").glob(f"warm-{warm}.out")).read_text()
-    assert f"{SETUP_MARK} {warm}" in warm_log
+    shared = run_dir / ".numba-cache"
+    return {
+        "run_dir": run_dir,
+        "shared": shared,
+        "warm": warm,
+        "array": array,
+        "warm_log": (run_dir / "logs" / f"warm-{warm}.out").read_text(),
+        "after_warm": snapshot(shared),
+    }
+
+
+def test_warm_job_compiles_once_and_every_task_only_loads(slurm, submitted):
+    run_dir, shared, after_warm = submitted["run_dir"], submitted["shared"], submitted["after_warm"]
+    warm_log = submitted["warm_log"]
+    assert f"{SETUP_MARK} {submitted['warm']}" in warm_log
     written = re.search(r"numba kernels compiled \((\d+) cache files written\)", warm_log)
     assert written and int(written.group(1)) > 0, warm_log
     assert f"[cache] data saved to '{shared}" in warm_log
-    after_warm = snapshot(shared)
     assert any(name.endswith(".nbi") for name in after_warm)
 
-    records = slurm.wait_finished(array, timeout=JOB_TIMEOUT_S)
+    records = slurm.wait_finished(submitted["array"], timeout=JOB_TIMEOUT_S)
     assert all(r["JobState"] == "COMPLETED" for r in records), records
     # (finalize and the dataset are test_slurm_jobs.py's subject; here only the cache is.)
-
     logs = task_logs(run_dir)
     assert len(logs) == 2
     for log in logs:
@@ -115,21 +130,16 @@ def test_warm_job_compiles_once_and_every_task_only_loads(slurm, tmp_path):
         assert not list(tmp.glob(f"mocklens-numba-{r['JobId']}-*"))
 
 
-def test_task_on_another_cpu_compiles_into_its_private_copy(slurm, tmp_path):
+def test_task_on_another_cpu_compiles_into_its_private_copy(slurm, submitted, tmp_path):
     """A cache miss (another CPU name in numba's key) must not write the shared cache."""
-    run_dir = render(tmp_path, tasks=1)
-    shared = run_dir / ".numba-cache"
-    jobs = run_dir / "jobs"
-    rc, warm = slurm.sbatch(
-        jobs / "warm.sbatch", options=["--output", str(run_dir / "logs" / "warm-%j.out")],
-        timeout=COMPILE_TIMEOUT_S,
-    )  # fmt: skip
-    assert rc == 0
-    after_warm = snapshot(shared)
+    shared = tmp_path / "shared-cache"
+    shutil.copytree(submitted["shared"], shared)
+    run_dir = render(tmp_path, 1, "--numba-cache-dir", str(shared))
+    before = snapshot(shared)
     # The template's #SBATCH --output applies; the environment is the submitter's.
     proc = subprocess.run(
-        ["sbatch", "--parsable", str(jobs / "generate.sbatch")], capture_output=True, text=True,
-        timeout=60, env=job_env(NUMBA_CPU_NAME="generic"), stdin=subprocess.DEVNULL,
+        ["sbatch", "--parsable", str(run_dir / "jobs" / "generate.sbatch")], capture_output=True,
+        text=True, timeout=60, env=job_env(NUMBA_CPU_NAME="generic"), stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     array = proc.stdout.strip().split(";")[0]
@@ -142,4 +152,4 @@ def test_task_on_another_cpu_compiles_into_its_private_copy(slurm, tmp_path):
     saved = re.findall(r"\[cache\] data saved to '([^']+)'", text)
     assert saved, text  # it did compile (the CPU differs)
     assert all(path.startswith(local) for path in saved), saved
-    assert snapshot(shared) == after_warm
+    assert snapshot(shared) == before
