@@ -236,3 +236,30 @@ def test_build_virtual_reports_progress(run_dir):
     build_virtual(shards_of(run_dir), run_dir / "master.h5", root_attrs=ROOT,
                   progress=lambda *a: calls.append(a))  # fmt: skip
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_merge_of_shards_in_the_previous_layout(tmp_path, table_factory):
+    # Shards written before the write-path change (HDF5's own filters, power-of-two chunks,
+    # extensible datasets, earliest format) are resumed, not recomputed: merge re-encodes
+    # their rows into the new layout.
+    paths = write_equal_shards(tmp_path / "s", table_factory, [5000, 5000])
+    legacy = tmp_path / "s" / "shard-000.h5"
+    table = read_table(legacy)
+    legacy.unlink()
+    with h5py.File(legacy, "w") as f:
+        for key, a in table.columns.items():
+            ds = f.create_dataset(
+                key, data=a, chunks=(4096, *a.shape[1:]), maxshape=(None, *a.shape[1:]),
+                compression="gzip", compression_opts=4, shuffle=True, fletcher32=True,
+            )  # fmt: skip
+            ds.attrs.update(table.column_attrs[key])
+        for group, attrs in table.group_attrs.items():
+            f.require_group(group).attrs.update(attrs)
+        f.attrs.update(table.root_attrs)
+        f.attrs["complete"] = 1
+    out = merge_copy(paths, tmp_path / "m.h5", root_attrs=ROOT)
+    merged = read_table(out)
+    for key in merged.columns:
+        expected = np.concatenate([read_table(p).columns[key] for p in paths])
+        np.testing.assert_array_equal(merged.columns[key], expected, err_msg=key)
+    check_complete(out, verify_data=True)
