@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from mocklens.cli.main import cli
+from mocklens.config import config_from_dict, dump_json
 from mocklens.io import read_table
 from mocklens.pipeline import jobs as jobs_mod
 
@@ -303,3 +304,24 @@ def test_jobs_slurm_on_a_run_with_shards(tmp_path, write_config):
     assert r.exit_code == 0, r.output
     assert "growing the run from 40 to 60 lenses" in r.output
     assert json.loads((out / "config.json").read_text())["n_samples"] == 60
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="run.check_run_config trusts config.json over the shards: a hand-edited config.json "
+    "lets array tasks of another seed write beside the first seed's shards (fix in run.py)",
+)
+def test_array_task_refuses_an_edited_config_json_beside_shards(tmp_path, write_config):
+    cfg = write_config(n=40, shard_size=10, seed=3)
+    out = tmp_path / "run"
+    assert run("jobs", "slurm", "--config", cfg, "--tasks", 2, "--out", out).exit_code == 0
+    task = ("--config", out / "config.json", "--out", out, "--n-tasks", 2, "--no-progress")
+    assert run("generate", *task, "--task-id", 0).exit_code == 0
+    data = json.loads((out / "config.json").read_text())
+    data["seed"] = 4  # what a task sees when config.json is edited after shards exist
+    (out / "config.json").write_text(dump_json(config_from_dict(data)))
+    shards_before = sorted(p.name for p in (out / "shards").glob("shard-*.h5"))
+    r = CliRunner().invoke(cli, ["generate", *map(str, task), "--task-id", "1"])
+    assert r.exit_code == 3, r.output
+    assert "seed: 3 -> 4" in r.stderr
+    assert sorted(p.name for p in (out / "shards").glob("shard-*.h5")) == shards_before
