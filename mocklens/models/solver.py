@@ -33,11 +33,14 @@ class SolverSettings:
     min_abs_mu : float
         Images with smaller |mu| are dropped [dimensionless].
     grid_half_width : float
-        Half-width of the square searched by the general finder [arcsec].
+        Half-width of the Cartesian square searched by the general finder [arcsec]; its
+        polar patches about each mass centre reach further when an image can lie further
+        out (``mocklens.kernels.grid``).
     grid_cells : int
-        Coarse cells per side of the general finder.
+        Coarse Cartesian cells per side of the general finder.
     grid_depth : int
-        Subdivision levels of the general finder.
+        Regular subdivision levels of the general finder (critical and stretched cells go
+        ``EXTRA_DEPTH`` levels further).
     """
 
     n_angles: int = 512
