@@ -2,8 +2,10 @@
 
 The EPL finder evaluates any EPL-like main deflector through the Tessore & Metcalf series, so
 the packed series length (slot 7) must be filled for the SIE exactly as for an EPL with
-gamma = 2; an SIS is the round case (one term). Issue 6: the SIE slot was left at 0 and the
-EPL finder then returned no image at all.
+gamma = 2; an SIS is the round case (one term). Issue 6: the SIE slot was left at 0, the EPL
+finder then returned no image at all and the tangential caustic (``caustic`` placement) was
+wrong. The SIS check passed before too (its kernel path hard-codes one term); it stays as the
+round-case guard.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 
 from mocklens.kernels.epl import epl_series_terms
 from mocklens.models.lenses import SERIES_TOLERANCE, e1e2_to_phi_q, pack
+from mocklens.models.placement import caustic_polygons
 from mocklens.models.solver import MODE_EPL, SolverSettings, choose_finder, solve_images
 
 #: Same images from two packings of one mass model: positions to the Newton polish accuracy
@@ -86,3 +89,14 @@ def test_sis_equals_round_sie():
     b = solve_images(pack(("SIE", "SHEAR"), [round_sie, shear]), bx, by, max_images=6, settings=s)
     assert np.all(a.n_images >= 2) and np.any(a.n_images == 4)
     _same_images(a, b)
+
+
+def test_sie_caustic_equals_isothermal_epl_caustic():
+    # the caustic kernel also evaluates the SIE through the series (caustic placement)
+    lens, shear, _, _ = _draw(4)
+    epl = dict(lens, gamma=np.full(N, 2.0))
+    ax, ay, a_area = caustic_polygons(pack(("SIE", "SHEAR"), [lens, shear]))
+    bx, by, b_area = caustic_polygons(pack(("EPL", "SHEAR"), [epl, shear]))
+    np.testing.assert_allclose(ax, bx, atol=POSITION_ATOL)
+    np.testing.assert_allclose(ay, by, atol=POSITION_ATOL)
+    np.testing.assert_allclose(a_area, b_area, rtol=MU_RTOL)
