@@ -189,10 +189,16 @@ def check_run_config(plan: RunPlan) -> list[str]:
         ``config.json`` exists but cannot be read.
     """
     layout = plan.layout
+    has_output = _has_output(layout)
+    # The shards, not config.json, are the record: an edited config.json must not let a task
+    # of another seed or config write beside them.
+    from_shard = read_run_config(layout) if has_output else None
+    if from_shard is not None and run_identity(from_shard) != plan.identity:
+        _refuse_other_config(layout, from_shard, plan.config_json)
     old = stored_run_config(layout)
     if old is None or old == plan.config_json:
         return []
-    if not _has_output(layout):
+    if not has_output:
         return [f"{layout.config_path} replaced: the run had no shards yet"]
     try:
         old_data = json.loads(old)
@@ -209,7 +215,11 @@ def check_run_config(plan: RunPlan) -> list[str]:
             f"{layout.out} holds a run of {old_n:,} lenses; --n {plan.cfg.n_samples} would "
             f"shrink it (a run may only grow): use --n {old_n} or another --out"
         )
-    differences = describe_differences(old, plan.config_json)
+    _refuse_other_config(layout, old, plan.config_json)
+
+
+def _refuse_other_config(layout: RunLayout, old_json: str, new_json: str) -> None:
+    differences = describe_differences(old_json, new_json)
     raise OutputExistsError(
         f"{layout.out} holds shards of another config ({differences}); a run's config is "
         f"fixed once it has output: use {layout.config_path} or another --out"

@@ -306,11 +306,6 @@ def test_jobs_slurm_on_a_run_with_shards(tmp_path, write_config):
     assert json.loads((out / "config.json").read_text())["n_samples"] == 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run.check_run_config trusts config.json over the shards: a hand-edited config.json "
-    "lets array tasks of another seed write beside the first seed's shards (fix in run.py)",
-)
 def test_array_task_refuses_an_edited_config_json_beside_shards(tmp_path, write_config):
     cfg = write_config(n=40, shard_size=10, seed=3)
     out = tmp_path / "run"
