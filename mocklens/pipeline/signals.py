@@ -27,6 +27,7 @@ Python's default SIGINT handler (``KeyboardInterrupt``) is replaced for as long 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -186,10 +187,26 @@ def command_signals():
         with stop_signals(final=is_mocklens_process()):
             yield
     except Abandon as stop:
-        raise StopRequested(
-            f"stopped by {signal_name(stop.signum)}; finished shards are kept, rerun the same "
-            "command to finish"
+        raise _quiet_off_rank0(
+            StopRequested(
+                f"stopped by {signal_name(stop.signum)}; finished shards are kept, rerun the "
+                "same command to finish"
+            )
         ) from None
+
+
+#: Variables in which MPI launchers give a process its rank (before mpi4py is imported).
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def _quiet_off_rank0(error: StopRequested) -> StopRequested:
+    """Under an MPI launcher, mark the error quiet except on rank 0: one line per job."""
+    for var in RANK_VARIABLES:
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            error.quiet = int(value) != 0
+            break
+    return error
 
 
 @contextlib.contextmanager
@@ -205,9 +222,11 @@ def startup():
         with abandon_on_stop():
             yield
     except Abandon as stop:
-        raise StopRequested(
-            f"stopped by {signal_name(stop.signum)} while starting; nothing was written, "
-            "rerun the same command"
+        raise _quiet_off_rank0(
+            StopRequested(
+                f"stopped by {signal_name(stop.signum)} while starting; nothing was written, "
+                "rerun the same command"
+            )
         ) from None
 
 
