@@ -11,6 +11,11 @@ lenstronomy 1.14.2: ``image_position_from_source(solver="analytical", Nmeas=2000
 magnification_limit=None)`` plus ``magnification`` plus ``arrival_time`` (added to its side for
 fairness, since mocklens returns mu and the Fermat potential from the same call), median over
 systems of the per-system time. The ``LensModel``/cosmology set-up is outside both timings.
+
+A second table times the general grid finder (``force_grid=True``, one thread) per system on
+the default recipe and on the same lenses with a POINT_MASS subhalo (theta_E 0.05-0.3 arcsec,
+0.5-2 arcsec from the centre), the composition that needs its polar patches; ``--n-grid``
+systems (0 skips it).
 """
 
 from __future__ import annotations
@@ -150,6 +155,23 @@ def bench_lenstronomy(kw, bx, by, n):
     return float(np.median(solve_t)), float(np.median(total_t)), np.bincount(counts)
 
 
+def draw_subhalo(kw, bx, by, seed):
+    """The default lenses with a POINT_MASS subhalo added (same sources)."""
+    rng = np.random.default_rng(seed + 1)
+    n = bx.size
+    r = rng.uniform(0.5, 2.0, n)
+    a = rng.uniform(0, 2 * np.pi, n)
+    sub = dict(theta_E=rng.uniform(0.05, 0.3, n), center_x=r * np.cos(a), center_y=r * np.sin(a))
+    return pack(("EPL", "POINT_MASS", "SHEAR"), [kw[0], sub, kw[1]])
+
+
+def bench_grid(lens, bx, by, repeats):
+    s = SolverSettings(min_abs_mu=1e-4)
+    t = _median_time(lambda: solve_images(lens, bx, by, settings=s, force_grid=True), repeats)
+    counts = np.bincount(solve_images(lens, bx, by, settings=s, force_grid=True).n_images)
+    return t / bx.size, counts
+
+
 def machine():
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
@@ -175,6 +197,7 @@ def main(argv=None):
     p.add_argument("--n-lenstronomy", type=int, default=300)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--n-grid", type=int, default=1000)
     args = p.parse_args(argv)
     numba.set_num_threads(1)
     print(machine())
@@ -202,6 +225,16 @@ def main(argv=None):
             f"  image counts on the lenstronomy subset: lenstronomy (raw, unfiltered) "
             f"{counts.tolist()}, mocklens (|mu| >= 1e-4) {np.bincount(imgs.n_images).tolist()}"
         )
+    if args.n_grid > 0:
+        kw, lens, bx, by = draw("default", args.n_grid, args.seed)
+        print("| general grid finder (force_grid) | us/system/core | image counts |")
+        print("|---|---|---|")
+        for name, model in (
+            ("default recipe (EPL + SHEAR)", lens),
+            ("EPL + POINT_MASS subhalo + SHEAR", draw_subhalo(kw, bx, by, args.seed)),
+        ):
+            t, counts = bench_grid(model, bx, by, max(1, args.repeats // 2))
+            print(f"| {name} | {t * 1e6:.0f} | {counts.tolist()} |")
 
 
 if __name__ == "__main__":
