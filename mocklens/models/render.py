@@ -30,6 +30,9 @@ from mocklens.models.instrument import PSF, PixelGrid, PreparedPSF
 from mocklens.models.lenses import PackedLens
 from mocklens.models.light import PackedLight, no_light
 
+#: Systems per FFT call in the convolution.
+FFT_CHUNK = 8
+
 
 @dataclass(frozen=True)
 class RenderedImages:
@@ -123,12 +126,19 @@ class Renderer:
         return 8 * (3 * s2 * rows * cols + 3 * s2 * lr * (lc // 2 + 1) + 6 * lr * lc)
 
     def _convolve(self, flux: np.ndarray) -> np.ndarray:
-        """Polyphase convolution of (n, s*s, rows, cols) sub-pixel flux; returns (n, H, W)."""
-        f_hat = scipy.fft.rfft2(flux, s=self.fft_shape, axes=(-2, -1))
-        acc = np.einsum("nkij,kij->nij", f_hat, self.bank_hat)
-        conv = scipy.fft.irfft2(acc, s=self.fft_shape, axes=(-2, -1))
+        """Polyphase convolution of (n, s*s, rows, cols) sub-pixel flux; returns (n, H, W).
+
+        Done :data:`FFT_CHUNK` systems at a time so the transforms stay in cache (one call on
+        the whole batch was 2-4x slower per plane, from allocating and faulting in its output).
+        """
         m = self.margin
-        return conv[:, m : m + self.grid.n_rows, m : m + self.grid.n_cols]
+        out = np.empty((flux.shape[0], self.grid.n_rows, self.grid.n_cols))
+        for i in range(0, flux.shape[0], FFT_CHUNK):
+            f_hat = scipy.fft.rfft2(flux[i : i + FFT_CHUNK], s=self.fft_shape, axes=(-2, -1))
+            acc = np.einsum("nkij,kij->nij", f_hat, self.bank_hat)
+            conv = scipy.fft.irfft2(acc, s=self.fft_shape, axes=(-2, -1))
+            out[i : i + FFT_CHUNK] = conv[:, m : m + self.grid.n_rows, m : m + self.grid.n_cols]
+        return out
 
     def render(
         self,
