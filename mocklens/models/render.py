@@ -26,6 +26,8 @@ from mocklens.errors import KernelInputError
 from mocklens.kernels.render.extended import render_extended_batch
 from mocklens.kernels.render.grid import subpixel_grid
 from mocklens.kernels.render.pointsource import add_points_batch
+from mocklens.kernels.render.psf import PSF_GAUSSIAN
+from mocklens.kernels.render.separable import convolve_separable_batch, gaussian_factors
 from mocklens.models.instrument import PSF, PixelGrid, PreparedPSF
 from mocklens.models.lenses import PackedLens
 from mocklens.models.light import PackedLight, no_light
@@ -66,6 +68,9 @@ class Renderer:
         Sub-pixel centres of the padded frame [arcsec], polyphase order.
     bank_hat : ndarray of complex128, shape (s*s, L_rows, L_cols // 2 + 1)
         FFT of the per-offset PSF stamps, placed circularly.
+    factors : tuple of ndarray or None
+        Gaussian PSF: its separable 1-D responses ``(kx, ky)``, each (s*s, 2 r + 1), used for a
+        direct convolution instead of the FFT (same result, ~5x faster at these sizes).
     """
 
     grid: PixelGrid
@@ -75,6 +80,7 @@ class Renderer:
     x: np.ndarray
     y: np.ndarray
     bank_hat: np.ndarray
+    factors: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def build(cls, grid: PixelGrid, psf: PSF, margin: int | None = None) -> Renderer:
@@ -110,7 +116,10 @@ class Renderer:
         idx = np.arange(-r, r + 1)
         placed[:, (idx % shape[0])[:, None], (idx % shape[1])[None, :]] = bank
         bank_hat = scipy.fft.rfft2(placed, axes=(-2, -1))
-        return cls(grid, prepared, m, shape, x, y, bank_hat)
+        factors = None
+        if prepared.kind == PSF_GAUSSIAN:
+            factors = gaussian_factors(prepared.params[0], s, r)
+        return cls(grid, prepared, m, shape, x, y, bank_hat, factors)
 
     @property
     def padded_shape(self) -> tuple[int, int]:
@@ -133,6 +142,9 @@ class Renderer:
         """
         m = self.margin
         out = np.empty((flux.shape[0], self.grid.n_rows, self.grid.n_cols))
+        if self.factors is not None:
+            convolve_separable_batch(np.ascontiguousarray(flux), *self.factors, m, out)
+            return out
         for i in range(0, flux.shape[0], FFT_CHUNK):
             f_hat = scipy.fft.rfft2(flux[i : i + FFT_CHUNK], s=self.fft_shape, axes=(-2, -1))
             acc = np.einsum("nkij,kij->nij", f_hat, self.bank_hat)
@@ -180,8 +192,9 @@ class Renderer:
         rows, cols = self.padded_shape
         area = (g.pixel_scale / g.supersampling) ** 2
         shape = (n, s2 * rows * cols)
-        out_src = np.zeros(shape) if src.codes.size else np.zeros((n, 0))
-        out_ll = np.zeros(shape) if ll.codes.size else np.zeros((n, 0))
+        # the kernel writes every element of a non-empty plane
+        out_src = np.empty(shape) if src.codes.size else np.zeros((n, 0))
+        out_ll = np.empty(shape) if ll.codes.size else np.zeros((n, 0))
         render_extended_batch(
             self.x, self.y, lens.codes, lens.packed, src.codes, src.packed, ll.codes,
             ll.packed, area, out_src, out_ll,
