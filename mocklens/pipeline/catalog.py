@@ -125,6 +125,36 @@ def build_table(
     return Table(columns, column_attrs, group_attrs, root)
 
 
+class _Zeros(dict):
+    """A mapping that holds a zero row of the given trailing shape under every key."""
+
+    def __init__(self, trailing: tuple = (), **shapes):
+        super().__init__()
+        self.trailing, self.shapes = trailing, shapes
+
+    def __missing__(self, key):
+        return np.zeros((1, *self.shapes.get(key, self.trailing)))
+
+
+def column_layout(cfg: RunConfig) -> dict:
+    """Columns a shard of ``cfg`` will hold, ``"group/name" -> (dtype, trailing shape)``.
+
+    Built from :func:`build_table` itself on one zero row, so it cannot drift from the real
+    layout, and without computing anything (no numba compilation).
+    """
+    k = (cfg.output.max_images,)
+    table = build_table(
+        cfg,
+        _Zeros(),
+        _Zeros(),
+        _Zeros(),
+        _Zeros(k, n_images=(), n_found=()),
+        _Zeros(),
+        {},
+    )
+    return {key: (col.dtype, col.shape[1:]) for key, col in table.columns.items()}
+
+
 def cosmology_json(cfg: RunConfig) -> str:
     """Describe the run's cosmology as JSON text (root attribute ``cosmology``)."""
     c = cfg.cosmology

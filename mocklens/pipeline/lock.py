@@ -103,7 +103,15 @@ class _Lock:
                     f"{self.path.parent} is not a directory; choose another --out"
                 ) from None
             except OSError as exc:
-                raise ResourceError(f"cannot create {self.path}: {exc.strerror}") from None
+                if exc.errno != errno.EROFS:
+                    raise ResourceError(f"cannot create {self.path}: {exc.strerror}") from None
+                # On a read-only filesystem nobody can be writing the run: reading it (merge
+                # of an archived run) needs no lock, and a command that must write says so
+                # itself, naming what it cannot write.
+                try:
+                    fd = os.open(self.path, os.O_RDONLY)
+                except OSError:
+                    return self
             mode = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
             try:
                 fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -126,7 +134,7 @@ class _Lock:
                 break
             os.close(fd)
         self.fd = fd
-        if self.exclusive:
+        if self.exclusive and os.access(self.path, os.W_OK):
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{socket.gethostname()} {os.getpid()}\n".encode(), 0)
         return self

@@ -20,7 +20,9 @@ from mocklens.config.load import dump_json
 from mocklens.config.model import RunConfig
 from mocklens.errors import ConfigError, OutputExistsError, ResourceError, StopRequested
 from mocklens.io import build_virtual, merge_copy, read_root_attrs, write_table
-from mocklens.pipeline.catalog import build_table, cosmology_json
+from mocklens.io.atomic import write_bytes_atomically
+from mocklens.io.layout import estimate_bytes_per_row
+from mocklens.pipeline.catalog import build_table, column_layout, cosmology_json
 from mocklens.pipeline.generate import compute_range
 from mocklens.pipeline.identity import GROWABLE_KEY, describe_differences, run_identity
 from mocklens.pipeline.resume import Survey, prepare
@@ -33,9 +35,11 @@ from mocklens.pipeline.shards import (
 )
 from mocklens.pipeline.signals import stop_requested
 
-#: Rough bytes per sample on disk (gzip of ~40 float64 + 11 x K float64 columns), for the
-#: free-space check; measured ~0.55 kB for K = 5 and padded with a safety factor.
-BYTES_PER_SAMPLE = 1500
+#: Margin on the estimated bytes per sample in the free-space check [dimensionless]: systems
+#: with more images than the estimate's measured recipe compress less.
+DISK_SAFETY = 1.5
+#: Fixed room the merged copy of a file-mode run needs beyond its shards' bytes [bytes].
+MERGE_OVERHEAD_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -88,6 +92,21 @@ def require_writable(path: str | os.PathLike, what: str = "output directory") ->
     return probe
 
 
+def bytes_per_sample(cfg: RunConfig) -> float:
+    """Disk bytes one sample of ``cfg`` needs, with :data:`DISK_SAFETY` [bytes].
+
+    Estimated from the format (column dtypes and shapes, the measured compression ratio and
+    the per-file metadata spread over a shard), not from a constant: ~240 B for the default
+    recipe (~233 measured).
+    """
+    per_row = estimate_bytes_per_row(
+        column_layout(cfg),
+        n_rows=cfg.output.shard_size,
+        compression_level=cfg.output.compression_level,
+    )
+    return DISK_SAFETY * per_row
+
+
 def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
     """Refuse to start if the output directory is not writable or the disk too small.
 
@@ -101,13 +120,16 @@ def check_resources(plan: RunPlan, shards: list[Shard] | None = None) -> None:
     Raises
     ------
     ResourceError
-        Not writable, or less free space than ``BYTES_PER_SAMPLE`` per sample to write.
+        Not writable, or less free space than :func:`bytes_per_sample` per sample to write.
     """
-    probe_dir = require_writable(plan.layout.shard_dir)
+    probe_dir = require_writable(
+        plan.layout.shard_dir, f"cannot write {plan.layout.final_path}: directory"
+    )
     todo = plan.pending if shards is None else shards
-    need = BYTES_PER_SAMPLE * sum(s.size for s in todo)
+    need = bytes_per_sample(plan.cfg) * sum(s.size for s in todo)
     if plan.layout.single_file:
-        need *= 2  # shards plus the merged copy
+        # the merged copy is as large as all shards together, written while they exist
+        need += bytes_per_sample(plan.cfg) * plan.cfg.n_samples + MERGE_OVERHEAD_BYTES
     free = shutil.disk_usage(probe_dir).free
     if need > free:
         raise ResourceError(
@@ -211,6 +233,8 @@ def check_run_config(plan: RunPlan) -> list[str]:
     if run_identity(old) == plan.identity and isinstance(old_n, int):
         if plan.cfg.n_samples > old_n:
             return [f"growing the run from {old_n:,} to {plan.cfg.n_samples:,} lenses"]
+        if plan.cfg.n_samples == old_n:  # the same config, saved in another layout
+            return []
         raise OutputExistsError(
             f"{layout.out} holds a run of {old_n:,} lenses; --n {plan.cfg.n_samples} would "
             f"shrink it (a run may only grow): use --n {old_n} or another --out"
@@ -250,15 +274,11 @@ def write_run_config(plan: RunPlan, overwrite: bool = False) -> Path:
     path = plan.layout.config_path
     if path.exists() and path.read_text() == plan.config_json:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{platform.node()}-{os.getpid()}")
     try:
-        tmp.write_text(plan.config_json)
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ResourceError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
+    return write_bytes_atomically(path, plan.config_json.encode(), overwrite=True)
 
 
 def task_shards(shards: list[Shard], task_id: int, n_tasks: int) -> list[Shard]:
