@@ -64,6 +64,8 @@ from mocklens.pipeline.signals import (
     stop_signals,
 )
 
+#: Pause between a failing rank's error line and MPI_Abort, so the line reaches the user [s].
+ABORT_GRACE_S = 0.5
 #: Message tags (any values unused elsewhere on COMM_WORLD).
 TAG_PROGRESS = 7101
 TAG_STOP = 7102
@@ -141,11 +143,15 @@ def run_parallel(
     except MockLensError as exc:
         sys.stderr.write(f"error: rank {comm.Get_rank()}: {exc}\n")
         sys.stderr.flush()
+        # MPI_Abort kills every rank at once, and the launcher may drop this rank's last
+        # line when it dies before its stderr pipe is drained (1 of 3 disk-full trials).
+        time.sleep(ABORT_GRACE_S)
         comm.Abort(exc.exit_code)
     except BaseException:
         sys.stderr.write(f"rank {comm.Get_rank()} of {comm.Get_size()} failed:\n")
         traceback.print_exc()
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_S)
         comm.Abort(1)
     return None  # pragma: no cover - Abort does not return
 
