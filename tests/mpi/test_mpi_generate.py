@@ -199,14 +199,20 @@ def test_startup_error_on_rank0_ends_every_rank(mpirun, tmp_path, write_config):
 
 
 def test_unexpected_failure_on_rank0_aborts_others(mpiexec, tmp_path, write_config):
-    """A directory squatting on a shard's name breaks rank 0's set-up with an OSError while
-    the other ranks wait for its broadcast; the console-script path (no ``-m mpi4py``) must
-    abort them all instead of hanging."""
+    """A bug (not a user error) in rank 0's set-up while the other ranks wait for its
+    broadcast: the console-script path (no ``-m mpi4py``) must abort them all instead of
+    hanging. (A directory squatting on a shard's name used to be this fault; it is now a
+    one-line user error, so the bug is injected.)"""
     cfg = write_config("c.json", n=600, shard_size=200, seed=1)
     run_dir = tmp_path / "run"
-    (run_dir / "shards" / "shard-000001.h5").mkdir(parents=True)
-    (run_dir / "shards" / "shard-000001.h5" / "x").write_text("")
-    code = "from mocklens.cli.main import main; main()"
+    code = (
+        "import mocklens.pipeline.parallel as parallel\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('injected bug in set-up')\n"
+        "parallel.prepare_output = broken\n"
+        "from mocklens.cli.main import main\n"
+        "main()\n"
+    )
     cmd = [mpiexec, "-n", "3", sys.executable, "-c", code, *generate_args(cfg, run_dir)[2:]]
     started = time.monotonic()
     proc = subprocess.run(
