@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mocklens.constants import FORMAT_NAME, FORMAT_VERSION
-from mocklens.errors import DatasetError, OutputExistsError
+from mocklens.errors import DatasetError, OutputExistsError, StopRequested
 from mocklens.io import check_complete, read_root_attrs, remove_stale_temporaries
 from mocklens.io.layout import (
     FORMAT_ATTR,
@@ -27,6 +27,7 @@ from mocklens.io.layout import (
 )
 from mocklens.pipeline.identity import run_identity
 from mocklens.pipeline.shards import RunLayout, Shard
+from mocklens.pipeline.signals import signal_name, stop_requested
 
 #: First bytes of every HDF5 file (the superblock signature at offset 0).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -153,7 +154,15 @@ def survey(
         Fates, foreign files, and notes (what will be moved aside or recomputed).
     """
     owned = shards if only is None else only
-    fates = {s.id: shard_fate(layout, s, identity) for s in owned}
+    fates = {}
+    for shard in owned:
+        # A full read of every shard takes a while on a big run: a stop here changes nothing.
+        if stop_requested() is not None:
+            raise StopRequested(
+                f"stopped by {signal_name(stop_requested())} while verifying shards; nothing "
+                "was changed, rerun the same command to finish"
+            )
+        fates[shard.id] = shard_fate(layout, shard, identity)
     foreign = [
         (layout.shard_path(s), fates[s.id].reason) for s in owned if fates[s.id].state == "foreign"
     ]

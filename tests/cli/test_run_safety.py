@@ -184,3 +184,24 @@ def test_out_of_the_wrong_kind_is_refused(tmp_path):
     r = CliRunner().invoke(cli, ["generate", "--n", "10", "--out", str(folder), "--overwrite"])
     assert r.exit_code == 3 and "existing directory" in r.output
     assert (folder / "keep.txt").read_text() == "mine\n"
+
+
+def test_a_stop_during_verification_changes_nothing(tmp_path, write_config):
+    """The survey reads every shard in full; a stop request between shards ends it at once
+    (exit 99) before anything is moved, deleted or written."""
+    import pytest
+
+    from mocklens.config import load_config
+    from mocklens.errors import StopRequested
+    from mocklens.pipeline import signals
+    from mocklens.pipeline.run import make_plan, prepare_output
+
+    cfg_path, out = make_run(tmp_path, write_config)
+    flip_chunk_bytes(out / "shards" / "shard-000001.h5")
+    before = tree(out)
+    plan = make_plan(load_config(cfg_path), out)
+    with signals.stop_signals():
+        signals.request_stop()
+        with pytest.raises(StopRequested, match="while verifying shards; nothing was changed"):
+            prepare_output(plan, overwrite=False)
+    assert tree(out) == before
