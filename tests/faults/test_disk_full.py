@@ -16,7 +16,6 @@ the disk fills at different points of the shard loop), then fills the filesystem
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from mocklens.io import check_complete
+from tests.reference.launch import local_launch_env, require_mpiexec
 
 pytestmark = pytest.mark.slow
 
@@ -129,24 +129,10 @@ def test_disk_full_serial(cfg, disk):
     empty(disk)
 
 
-def _mpiexec() -> str | None:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.is_file() else shutil.which("mpiexec")
-
-
 @pytest.mark.mpi
 def test_disk_full_mpiexec(cfg, disk):
-    mpiexec = _mpiexec()
-    if mpiexec is None or shutil.which("timeout") is None:
-        if os.environ.get("CI"):
-            pytest.fail("mpiexec or timeout missing in CI")
-        pytest.skip("mpiexec or timeout missing")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIEXEC_"))
-    }
-    env.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    mpiexec = require_mpiexec()
+    env = local_launch_env()
     for trial in range(MPI_TRIALS):
         empty(disk)
         out = disk / "run"

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from tests.reference.datasets import assert_identical_data
+from tests.reference.launch import local_launch_env, require_mpiexec
 
 pytestmark = pytest.mark.slow
 
@@ -279,24 +280,10 @@ def test_sigint_merge(cfg, tmp_path):
     print(f"\nmerge: clean run {duration:.1f} s after start-up; outcomes: {outcomes}")
 
 
-def _mpiexec() -> str | None:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.is_file() else shutil.which("mpiexec")
-
-
 @pytest.mark.mpi
 def test_sigint_mpiexec_generate(cfg, tmp_path):
-    mpiexec = _mpiexec()
-    if mpiexec is None or shutil.which("timeout") is None:
-        if os.environ.get("CI"):
-            pytest.fail("mpiexec or timeout missing in CI")
-        pytest.skip("mpiexec or timeout missing")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIEXEC_"))
-    }
-    env.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    mpiexec = require_mpiexec()
+    env = local_launch_env()
     out = tmp_path / "run"
     cmd = [
         "timeout", "120", mpiexec, "-n", "2", sys.executable, "-m", "mpi4py",
