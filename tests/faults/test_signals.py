@@ -335,8 +335,9 @@ def test_second_sigint_abandons_the_shard_in_hand(tmp_path):
     assert "resuming: 1 of 3 shards already complete" in out2
 
 
-#: Shard size for the double Ctrl-C: one shard's compute (~1.5 s on one core) must outlast
-#: the gap between the two signals many times over [count].
-BIG_SHARD = 20_000
+#: Shard size for the double Ctrl-C: one shard's compute must outlast the gap between the
+#: two signals many times over [count]. 20,000 did (~1.5 s) until the solver and writer got
+#: faster: it took ~0.3 s on 2 threads and the second signal came after the shard was done.
+BIG_SHARD = 150_000
 #: Gap between the two Ctrl-C: more than signals.REPEAT_S, so it counts as a second one [s].
 SECOND_SIGINT_AFTER_S = 0.7
